@@ -1,0 +1,307 @@
+"""Read article files (txt, md, html, json, jsonl) into `Article`s.
+
+Every problem is reported by file name (and line, for JSON Lines) instead of stopping the run:
+one bad file never keeps the good ones out of the index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from assistant.types import Article, Rejected
+
+SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl")
+TEXT_FIELDS = ("text", "body", "content")
+
+
+@dataclass
+class LoadResult:
+    """Articles read, files rejected, and warnings about files that were read only in part."""
+
+    articles: list[Article] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    warnings: list[Rejected] = field(default_factory=list)
+
+
+def article_id(key: str) -> str:
+    """A stable id from the article's url or file path, so re-adding it updates in place."""
+    return "a" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:12]
+
+
+def load_paths(paths: Iterable[str | os.PathLike[str]], max_bytes: int = 5_000_000) -> LoadResult:
+    """Load every article under `paths` (files, or folders searched recursively)."""
+    result = LoadResult()
+    for path, key in iter_files(paths, result):
+        load_file(path, key, result, max_bytes=max_bytes)
+    return result
+
+
+def iter_files(
+    paths: Iterable[str | os.PathLike[str]], result: LoadResult
+) -> Iterator[tuple[Path, str]]:
+    """Yield (file, key): a folder's files keyed by their path inside it, a file by its name.
+
+    Symlinks are followed, but a folder already visited is not entered again (no loops).
+    """
+    seen: set[str] = set()
+    for raw in paths:
+        root = Path(raw)
+        if root.is_dir():
+            for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+                real = os.path.realpath(dirpath)
+                if real in seen:
+                    result.warnings.append(Rejected(dirpath, "symlink loop: folder already read"))
+                    dirnames[:] = []
+                    continue
+                seen.add(real)
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                for name in sorted(filenames):
+                    if name.startswith("."):
+                        continue
+                    path = Path(dirpath) / name
+                    if path.suffix.lower() not in SUFFIXES:
+                        result.rejected.append(
+                            Rejected(str(path), f"unsupported file type; use {', '.join(SUFFIXES)}")
+                        )
+                        continue
+                    yield path, path.relative_to(root).as_posix()
+        elif root.is_file():
+            if root.suffix.lower() not in SUFFIXES:
+                result.rejected.append(
+                    Rejected(str(root), f"unsupported file type; use {', '.join(SUFFIXES)}")
+                )
+                continue
+            yield root, root.name
+        else:
+            result.rejected.append(Rejected(str(root), "no such file or folder"))
+
+
+def load_file(path: Path, key: str, result: LoadResult, max_bytes: int = 5_000_000) -> None:
+    """Read one file into `result`; `key` names it in ids and messages."""
+    name = str(path)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            result.rejected.append(
+                Rejected(
+                    name,
+                    f"file is {size:,} bytes, over the {max_bytes:,}-byte limit "
+                    "(raise max_article_bytes or split the file)",
+                )
+            )
+            return
+        data = path.read_bytes()
+    except OSError as exc:
+        result.rejected.append(Rejected(name, f"cannot read file: {exc.strerror or exc}"))
+        return
+    load_bytes(data, name, key, result)
+
+
+def load_bytes(data: bytes, name: str, key: str, result: LoadResult) -> None:
+    """Parse one file's bytes; the format comes from the suffix of `name`."""
+    if not data.strip():
+        result.rejected.append(Rejected(name, "file is empty"))
+        return
+    if b"\x00" in data[:8192]:
+        result.rejected.append(Rejected(name, "binary file, not text"))
+        return
+    text, note = decode(data)
+    if note:
+        result.warnings.append(Rejected(name, note))
+    suffix = Path(name).suffix.lower()
+    before = len(result.articles)
+    try:
+        if suffix in (".md", ".markdown"):
+            _load_markdown(text, name, key, result)
+        elif suffix in (".html", ".htm"):
+            _load_html(text, name, key, result)
+        elif suffix == ".json":
+            _load_json(text, name, key, result)
+        elif suffix == ".jsonl":
+            _load_jsonl(text, name, key, result)
+        else:
+            _load_txt(text, name, key, result)
+    except ValueError as exc:
+        result.rejected.append(Rejected(name, str(exc)))
+        return
+    if len(result.articles) == before and not any(r.name.startswith(name) for r in result.rejected):
+        result.rejected.append(Rejected(name, "no article text found"))
+
+
+def decode(data: bytes) -> tuple[str, str | None]:
+    """Decode as UTF-8, else as the detected encoding; say what was done when not UTF-8."""
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError as exc:
+        first_bad = exc.start
+    from charset_normalizer import from_bytes  # only needed for the rare non-UTF-8 file
+
+    best = from_bytes(data).best()
+    if best is not None and best.encoding:
+        return str(best), f"not UTF-8 (first bad byte at {first_bad}); decoded as {best.encoding}"
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    return text, f"not UTF-8; {bad} undecodable byte(s) replaced with U+FFFD"
+
+
+def _add(
+    result: LoadResult,
+    name: str,
+    key: str,
+    text: str,
+    title: Any = None,
+    date_value: Any = None,
+    source: Any = None,
+    url: Any = None,
+) -> None:
+    text = _clean(text)
+    if not text:
+        result.rejected.append(Rejected(name, "no article text found"))
+        return
+    title_str = _clean(str(title)) if title else ""
+    if not title_str:
+        title_str = _first_words(text)
+        result.warnings.append(Rejected(name, "no title; used the first words of the text"))
+    url_str = str(url).strip() if url else None
+    result.articles.append(
+        Article(
+            id=article_id(url_str or key),
+            title=title_str,
+            text=text,
+            key=url_str or key,
+            date=_normalise_date(date_value, name, result),
+            source=str(source).strip() if source else None,
+            url=url_str,
+            origin=name,
+        )
+    )
+
+
+def _clean(text: str) -> str:
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    return "\n".join(lines).strip()
+
+
+def _first_words(text: str, limit: int = 80) -> str:
+    first = text.split("\n", 1)[0]
+    return first if len(first) <= limit else first[:limit].rsplit(" ", 1)[0] + "…"
+
+
+def _normalise_date(value: Any, name: str, result: LoadResult) -> str | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    raw = str(value).strip()
+    try:
+        return date.fromisoformat(raw[:10]).isoformat()
+    except ValueError:
+        pass
+    from dateutil import parser  # fallback for dates such as "Dec 19, 2022"
+
+    try:
+        return parser.parse(raw).date().isoformat()
+    except (ValueError, OverflowError):
+        result.warnings.append(Rejected(name, f"date {raw!r} not understood; use YYYY-MM-DD"))
+        return None
+
+
+def _load_txt(text: str, name: str, key: str, result: LoadResult) -> None:
+    text = _clean(text)
+    title, _, body = text.partition("\n")
+    if not body.strip():
+        raise ValueError("only one line: a .txt article needs a title line, then the text")
+    _add(result, name, key, body, title=title)
+
+
+def _load_markdown(text: str, name: str, key: str, result: LoadResult) -> None:
+    import frontmatter  # YAML front matter parser
+
+    try:
+        post = frontmatter.loads(text)
+    except Exception as exc:  # the YAML library raises several unrelated types
+        raise ValueError(f"front matter is not valid YAML: {exc}") from exc
+    meta = post.metadata
+    body = post.content
+    title = meta.get("title")
+    if not title:
+        first, _, rest = _clean(body).partition("\n")
+        if first.startswith("#"):
+            title, body = first.lstrip("#").strip(), rest
+    _add(result, name, key, body, title, meta.get("date"), meta.get("source"), meta.get("url"))
+
+
+def _load_html(text: str, name: str, key: str, result: LoadResult) -> None:
+    import trafilatura  # main-text extraction: drops menus, footers and related links
+
+    doc = trafilatura.bare_extraction(
+        text, with_metadata=True, include_comments=False, favor_precision=True
+    )
+    if doc is None:
+        raise ValueError("no article text found in the HTML")
+    meta = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
+    _add(
+        result,
+        name,
+        key,
+        meta.get("text") or "",
+        meta.get("title"),
+        meta.get("date"),
+        meta.get("sitename"),
+        meta.get("url"),
+    )
+
+
+def _load_json(text: str, name: str, key: str, result: LoadResult) -> None:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from None
+    records = data if isinstance(data, list) else [data]
+    for i, record in enumerate(records):
+        where = name if len(records) == 1 else f"{name}[{i}]"
+        _add_record(record, where, key if len(records) == 1 else f"{key}#{i}", result)
+
+
+def _load_jsonl(text: str, name: str, key: str, result: LoadResult) -> None:
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        where = f"{name}:{lineno}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            result.rejected.append(Rejected(where, f"malformed JSON line: {exc.msg}"))
+            continue
+        _add_record(record, where, f"{key}#{lineno}", result)
+
+
+def _add_record(record: Any, where: str, key: str, result: LoadResult) -> None:
+    if not isinstance(record, dict):
+        result.rejected.append(Rejected(where, "expected a JSON object with a 'text' field"))
+        return
+    text = next((record[f] for f in TEXT_FIELDS if isinstance(record.get(f), str)), None)
+    if not text or not text.strip():
+        result.rejected.append(Rejected(where, "no 'text' or 'body' field with the article text"))
+        return
+    _add(
+        result,
+        where,
+        key,
+        text,
+        record.get("title"),
+        record.get("date"),
+        record.get("source"),
+        record.get("url"),
+    )

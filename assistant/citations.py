@@ -1,0 +1,115 @@
+"""Turn the model's raw text into an `Answer`: valid `[n]` markers only, and their sources.
+
+The model sees sources numbered 1..N. Markers outside that range are removed, `[1, 2]` becomes
+`[1][2]`, a sentence the model left uncited gets the source that contains its words (when one
+clearly does), and the citations list only the sources the final text cites.
+"""
+
+from __future__ import annotations
+
+import re
+
+from assistant.types import Answer, Citation, Passage
+
+CANNOT_ANSWER = "The articles I have do not contain the answer to this question."
+
+_GROUP = re.compile(r"\[\s*(?:sources?\s*)?(\d+(?:\s*[,;]\s*(?:sources?\s*)?\d+)*)\s*\]", re.I)
+_MARKER = re.compile(r"\[(\d+)\]")
+_SENTENCE = re.compile(r"[^.!?]+(?:[.!?]+|$)")
+_WORD = re.compile(r"\w+")
+_STOP = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "he",
+        "her",
+        "his",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "that",
+        "the",
+        "their",
+        "they",
+        "this",
+        "to",
+        "was",
+        "were",
+        "which",
+        "who",
+        "will",
+        "with",
+        "said",
+    ]
+)
+
+
+def _normalise(text: str) -> str:
+    return _GROUP.sub(lambda m: "".join(f"[{n}]" for n in re.findall(r"\d+", m.group(1))), text)
+
+
+def is_refusal(text: str) -> bool:
+    """True when the reply is (or starts with) the fixed cannot-answer sentence."""
+    head = " ".join(text.split()).lower()
+    phrase = CANNOT_ANSWER.lower().rstrip(".")
+    return head.startswith(phrase) or (phrase in head and len(head) < 2 * len(phrase))
+
+
+def _content_words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP and not w.isdigit()} | {
+        w for w in _WORD.findall(text) if w.isdigit()
+    }
+
+
+def _attribute(sentence: str, passages: list[Passage]) -> int | None:
+    """The source holding most of an uncited sentence's words, if it holds at least 60%."""
+    words = _content_words(_MARKER.sub("", sentence))
+    if len(words) < 3:
+        return None
+    best, best_share = None, 0.6
+    for number, passage in enumerate(passages, start=1):
+        share = len(words & _content_words(passage.chunk.text + " " + passage.title)) / len(words)
+        if share > best_share:
+            best, best_share = number, share
+    return best
+
+
+def finalize(question: str, raw: str, passages: list[Passage]) -> Answer:
+    """Clean the model's reply and resolve its markers against `passages` (numbered from 1)."""
+    text = _normalise(raw.strip())
+    if not text or is_refusal(text):
+        return Answer(question, CANNOT_ANSWER, (), True, tuple(passages))
+    valid = range(1, len(passages) + 1)
+    text = _MARKER.sub(lambda m: m.group(0) if int(m.group(1)) in valid else "", text)
+    pieces = []
+    for sentence in _SENTENCE.findall(text):
+        if sentence.strip() and not _MARKER.search(sentence):
+            number = _attribute(sentence, passages)
+            if number is not None:
+                body = sentence.rstrip()
+                end = len(body.rstrip(".!?"))
+                sentence = f"{body[:end]} [{number}]{body[end:]}" + sentence[len(body) :]
+        pieces.append(sentence)
+    text = "".join(pieces)
+    text = re.sub(r"[ \t]+([.,;:!?])", r"\1", text)
+    text = re.sub(r"(\S)\[", r"\1 [", text)
+    text = re.sub(r"\] \[", "][", text)
+    text = re.sub(r"[ \t]{2,}", " ", text).strip()
+    cited = sorted({int(n) for n in _MARKER.findall(text)})
+    citations = tuple(Citation.from_passage(n, passages[n - 1]) for n in cited)
+    return Answer(question, text, citations, False, tuple(passages))

@@ -1,0 +1,240 @@
+"""The `assistant` command: build, update and inspect the index; ask; start the UI; evaluate."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from assistant.errors import AssistantError
+from assistant.settings import Settings
+from assistant.types import IngestReport
+
+
+class _Group(click.Group):
+    """Show `AssistantError`s as one-line messages, not tracebacks."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AssistantError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+def _settings(ctx: click.Context, **changes: Any) -> Settings:
+    from assistant.settings import resolve_settings
+
+    base: dict[str, Any] = {}
+    if ctx.obj.get("index"):
+        base["index_dir"] = ctx.obj["index"]
+    for key, value in changes.items():
+        if value is not None:
+            group, _, name = key.partition("__")
+            base.setdefault(group, {})[name] = value
+    return resolve_settings(base)
+
+
+@click.group(cls=_Group)
+@click.option(
+    "--index",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="ASSISTANT_INDEX_DIR",
+    help="Index folder (default: the project's index/).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log what happens (model loading, embedding).")
+@click.pass_context
+def main(ctx: click.Context, index: Path | None, verbose: bool) -> None:
+    """Answer questions about news articles, citing the passages."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    ctx.obj = {"index": index}
+
+
+@main.group()
+def index() -> None:
+    """Build, update and inspect the index."""
+
+
+def _print_report(report: IngestReport) -> None:
+    for title, items in (
+        ("added", report.added),
+        ("updated", report.updated),
+        ("removed", report.removed),
+    ):
+        for item in items:
+            click.echo(f"  {title:9} {item}")
+    for item in report.duplicates:
+        click.echo(f"  duplicate {item.name}: {item.reason}")
+    for item in report.rejected:
+        click.echo(f"  rejected  {item.name}: {item.reason}", err=True)
+    for item in report.warnings:
+        click.echo(f"  warning   {item.name}: {item.reason}", err=True)
+    click.echo(
+        f"{len(report.added)} added, {len(report.updated)} updated, "
+        f"{len(report.unchanged)} unchanged, {len(report.duplicates)} duplicates, "
+        f"{len(report.removed)} removed, {len(report.rejected)} rejected; "
+        f"{report.chunks_embedded} chunks embedded in {report.seconds:.1f}s"
+    )
+
+
+@index.command("build")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.pass_context
+def index_build(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+    """Build the index from scratch from article files or folders."""
+    from assistant.core import Assistant
+
+    report = Assistant(_settings(ctx)).build_index(paths, progress=True)
+    _print_report(report)
+
+
+@index.command("add")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.pass_context
+def index_add(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+    """Add new or changed articles; unchanged ones are skipped without embedding."""
+    from assistant.core import Assistant
+
+    _print_report(Assistant(_settings(ctx)).add_articles(paths, progress=True))
+
+
+@index.command("remove")
+@click.argument("ids", nargs=-1, required=True)
+@click.pass_context
+def index_remove(ctx: click.Context, ids: tuple[str, ...]) -> None:
+    """Remove articles by id, url or file path (see `index list`)."""
+    from assistant.core import Assistant
+
+    report = Assistant(_settings(ctx)).remove_articles(ids)
+    _print_report(report)
+    if report.rejected and not report.removed:
+        sys.exit(1)
+
+
+@index.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_context
+def index_list(ctx: click.Context, as_json: bool) -> None:
+    """List the indexed articles: id, date, source, chunks, title."""
+    from assistant.core import Assistant
+
+    for row in Assistant(_settings(ctx)).articles():
+        if as_json:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        else:
+            click.echo(
+                f"{row['id']}  {row['date'] or '----------'}  {(row['source'] or '-')[:20]:20}  "
+                f"{row['chunks']:3}  {row['title']}"
+            )
+
+
+@index.command("stats")
+@click.pass_context
+def index_stats(ctx: click.Context) -> None:
+    """Counts, sources, date range and embedding model of the index."""
+    from assistant.core import Assistant
+
+    for key, value in Assistant(_settings(ctx)).stats().items():
+        if isinstance(value, list | tuple):
+            value = ", ".join(value)
+        click.echo(f"{key:16} {value}")
+
+
+@index.command("verify")
+@click.pass_context
+def index_verify(ctx: click.Context) -> None:
+    """Check the index files against the manifest's sizes and checksums."""
+    from assistant.store import load_index
+
+    settings = _settings(ctx)
+    data = load_index(Path(settings.index_dir), settings)
+    click.echo(
+        f"ok: {settings.index_dir} version {data.version}, {len(data.articles)} articles, "
+        f"{len(data.chunks)} chunks, files match their checksums"
+    )
+
+
+@main.command()
+@click.argument("question")
+@click.option("-k", type=int, help="Passages to retrieve.")
+@click.option(
+    "--backend",
+    type=click.Choice(["llamacpp", "openai", "ollama", "passages"]),
+    help="LLM backend (default: the bundled local model).",
+)
+@click.option("--model", help="Model name (openai/ollama) or GGUF path (llamacpp).")
+@click.option("--base-url", help="Server URL for openai/ollama.")
+@click.option("--date-from", help="Only articles dated on or after YYYY-MM-DD.")
+@click.option("--date-to", help="Only articles dated on or before YYYY-MM-DD.")
+@click.option("--source", "sources", multiple=True, help="Only articles from this source.")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
+@click.pass_context
+def ask(
+    ctx: click.Context,
+    question: str,
+    k: int | None,
+    backend: str | None,
+    model: str | None,
+    base_url: str | None,
+    date_from: str | None,
+    date_to: str | None,
+    sources: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Answer QUESTION from the indexed articles and list the cited sources."""
+    from dataclasses import asdict
+
+    from assistant.core import Assistant
+    from assistant.retrieval import Filters
+
+    settings = _settings(ctx, llm__backend=backend, llm__model=model, llm__base_url=base_url)
+    filters = Filters(date_from, date_to, tuple(sources))
+    assistant = Assistant(settings)
+    result = None
+    for event in assistant.stream(question, k=k, filters=filters):
+        if event.kind == "token" and not as_json:
+            click.echo(event.text, nl=False)
+        elif event.answer is not None:
+            result = event.answer
+    assert result is not None
+    if as_json:
+        payload = asdict(result)
+        payload.pop("passages")
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        return
+    click.echo("\n")
+    click.echo(f"Answer: {result.text}\n")
+    for c in result.citations:
+        meta = ", ".join(x for x in (c.date, c.source) if x)
+        click.echo(f"[{c.number}] {c.title}" + (f" ({meta})" if meta else ""))
+        if c.url:
+            click.echo(f"    {c.url}")
+        click.echo(f"    chars {c.start}-{c.end}, score {c.score:.3f}")
+        click.echo("    " + c.text.replace("\n", " ")[:300] + ("…" if len(c.text) > 300 else ""))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=7860, show_default=True, type=int)
+@click.option("--auth", envvar="ASSISTANT_AUTH", help="user:password to require a login.")
+@click.option("--backend", type=click.Choice(["llamacpp", "openai", "ollama", "passages"]))
+@click.pass_context
+def ui(ctx: click.Context, host: str, port: int, auth: str | None, backend: str | None) -> None:
+    """Start the Gradio chat UI (the same as `python ui.py`)."""
+    import importlib.util
+
+    from assistant.settings import PROJECT_DIR
+
+    # ui.py sits beside the package (the design card's layout), so load it by path.
+    spec = importlib.util.spec_from_file_location("ui", PROJECT_DIR / "ui.py")
+    if spec is None or spec.loader is None:
+        raise click.ClickException(f"{PROJECT_DIR / 'ui.py'} is missing")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.launch(_settings(ctx, llm__backend=backend), host=host, port=port, auth=auth)

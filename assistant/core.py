@@ -1,0 +1,181 @@
+"""`Assistant`: the one object the CLI, the UI and Python callers use.
+
+It holds the settings, the embedding model and the live index, and reloads the index when
+another process (or the UI's Articles tab) has written a new version.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from assistant.chain import History, build_chain
+from assistant.chunking import sentence_spans
+from assistant.citations import finalize
+from assistant.embeddings import Embedder
+from assistant.ingest import add_loaded, add_paths, remove_ids
+from assistant.llms import make_llm
+from assistant.retrieval import Filters, retrieve
+from assistant.settings import Settings, resolve_settings
+from assistant.store import IndexData, current_version, load_index
+from assistant.types import Answer, Event, IngestReport, Passage
+
+
+class Assistant:
+    """Answers questions over one index. Safe to share between threads (the UI does)."""
+
+    def __init__(self, settings: Settings | dict[str, Any] | None = None, **overrides: Any):
+        self.settings = resolve_settings(settings, **overrides)
+        self.embedder = Embedder(self.settings.embedding.model, self.settings.embedding.batch_size)
+        self._data: IndexData | None = None
+        self._lock = threading.Lock()
+        self._chain = None
+
+    @property
+    def index_dir(self) -> Path:
+        return Path(self.settings.index_dir)
+
+    # -- index ---------------------------------------------------------------------------
+
+    def index(self) -> IndexData:
+        """The live index, reloaded when a newer version has been written."""
+        version = current_version(self.index_dir)
+        with self._lock:
+            if self._data is None or self._data.version != version:
+                self._data = load_index(self.index_dir, self.settings)
+            return self._data
+
+    def build_index(
+        self, paths: Iterable[str | os.PathLike[str]], progress: bool = False
+    ) -> IngestReport:
+        """Replace the index with the articles under `paths`."""
+        return add_paths(
+            paths, self.settings, rebuild=True, progress=progress, embedder=self.embedder
+        )
+
+    def add_articles(
+        self, paths: Iterable[str | os.PathLike[str]], progress: bool = False
+    ) -> IngestReport:
+        """Add new and changed articles under `paths`; unchanged ones are not re-embedded."""
+        return add_paths(paths, self.settings, progress=progress, embedder=self.embedder)
+
+    def add_loaded(self, loaded: Any, progress: bool = False) -> IngestReport:
+        return add_loaded(loaded, self.settings, progress=progress, embedder=self.embedder)
+
+    def remove_articles(self, ids: Iterable[str]) -> IngestReport:
+        """Remove articles by id, url or file path."""
+        return remove_ids(ids, self.settings)
+
+    def articles(self) -> list[dict[str, Any]]:
+        """Metadata of every indexed article, newest first."""
+        rows = [
+            {k: a.get(k) for k in ("id", "title", "date", "source", "url", "key", "chunks")}
+            for a in self.index().articles.values()
+        ]
+        return sorted(rows, key=lambda r: (r["date"] or "", r["title"]), reverse=True)
+
+    def stats(self) -> dict[str, Any]:
+        data = self.index()
+        dates = sorted(a["date"] for a in data.articles.values() if a.get("date"))
+        return {
+            "articles": len(data.articles),
+            "chunks": len(data.chunks),
+            "sources": sorted({a["source"] for a in data.articles.values() if a.get("source")}),
+            "date_range": (dates[0], dates[-1]) if dates else None,
+            "embedding_model": data.manifest["embedding_model"],
+            "dim": data.dim,
+            "faiss_index": data.manifest.get("faiss_index"),
+            "version": data.version,
+            "written": data.manifest.get("written"),
+        }
+
+    # -- questions -----------------------------------------------------------------------
+
+    def retrieve(
+        self, question: str, k: int | None = None, filters: Filters | None = None
+    ) -> list[Passage]:
+        """The best passages for `question`, best first."""
+        return retrieve(self.index(), self.embedder, question, self.settings.retrieval, k, filters)
+
+    @property
+    def chain(self) -> Any:
+        """The LangChain runnable; the LLM is loaded on first use."""
+        if self._chain is None:
+            self._chain = build_chain(
+                make_llm(self.settings.llm),
+                self.retrieve,
+                Path(self.settings.prompts_dir),
+                self.settings.retrieval.min_similarity,
+                self.extract,
+            )
+        return self._chain
+
+    def stream(
+        self,
+        question: str,
+        history: History | None = None,
+        k: int | None = None,
+        filters: Filters | None = None,
+    ) -> Iterator[Event]:
+        """Yield the sources, then answer tokens, then the final `Answer`."""
+        question = question.strip()
+        passages: list[Passage] = []
+        raw = ""
+        payload = {"question": question, "history": history, "k": k, "filters": filters}
+        for chunk in self.chain.stream(payload):
+            if "passages" in chunk:
+                passages = chunk["passages"]
+                yield Event("sources", passages=tuple(passages))
+            if "answer" in chunk:
+                raw += chunk["answer"]
+                yield Event("token", text=chunk["answer"])
+        yield Event("answer", answer=finalize(question, raw, passages))
+
+    def ask(
+        self,
+        question: str,
+        history: History | None = None,
+        k: int | None = None,
+        filters: Filters | None = None,
+    ) -> Answer:
+        """Answer one question, with `[n]` markers resolved to citations."""
+        for event in self.stream(question, history, k, filters):
+            if event.answer is not None:
+                return event.answer
+        raise AssertionError("the answer stream ended without an answer")
+
+    def extract(self, question: str, passages: list[Passage], limit: int = 2) -> str:
+        """The no-LLM answer: the sentences closest to the question, each with its marker."""
+        candidates: list[tuple[int, str]] = []
+        for number, passage in enumerate(passages[:3], start=1):
+            text = passage.chunk.text
+            candidates += [(number, text[s:e]) for s, e in sentence_spans(text)]
+        if not candidates:
+            return ""
+        vectors = self.embedder.encode([question] + [s for _, s in candidates])
+        scores = vectors[1:] @ vectors[0]
+        best = sorted(range(len(candidates)), key=lambda i: -scores[i])[:limit]
+        return " ".join(f"{candidates[i][1]} [{candidates[i][0]}]" for i in sorted(best))
+
+
+_default: Assistant | None = None
+_default_lock = threading.Lock()
+
+
+def answer(
+    question: str,
+    history: History | None = None,
+    settings: Settings | dict[str, Any] | None = None,
+    **overrides: Any,
+) -> Answer:
+    """Answer `question` from the default index (or the one the settings name)."""
+    global _default
+    if settings is not None or overrides:
+        return Assistant(settings, **overrides).ask(question, history)
+    with _default_lock:
+        if _default is None:
+            _default = Assistant()
+    return _default.ask(question, history)

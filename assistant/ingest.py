@@ -1,0 +1,200 @@
+"""Index maintenance: build, add (incremental, deduplicated), remove.
+
+Only new or changed articles are embedded. Every write holds the index lock and goes through
+`store.write_index`, so a crash leaves the last good version live.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from assistant.articles import LoadResult, load_paths
+from assistant.chunking import chunk_article, embedding_text
+from assistant.embeddings import Embedder
+from assistant.errors import AssistantError, IndexNotFoundError
+from assistant.settings import Settings
+from assistant.store import (
+    IndexData,
+    empty_index,
+    expected_manifest,
+    load_index,
+    write_index,
+    write_lock,
+)
+from assistant.types import Article, IngestReport, Rejected
+
+log = logging.getLogger(__name__)
+
+
+def article_record(article: Article, chunks: int) -> dict:
+    """What the index keeps of an article (the text too, so spans can be shown in context)."""
+    return {
+        **article.meta(),
+        "key": article.key,
+        "origin": article.origin,
+        "hash": article.hash,
+        "chunks": chunks,
+        "text": article.text,
+    }
+
+
+def add_paths(
+    paths: Iterable[str | os.PathLike[str]],
+    settings: Settings,
+    *,
+    rebuild: bool = False,
+    progress: bool = False,
+    embedder: Embedder | None = None,
+    lock_timeout: float = 30.0,
+) -> IngestReport:
+    """Load the articles under `paths` and add them; `rebuild` starts from an empty index."""
+    started = time.perf_counter()
+    loaded = load_paths(paths, max_bytes=settings.max_article_bytes)
+    report = add_loaded(
+        loaded,
+        settings,
+        rebuild=rebuild,
+        progress=progress,
+        embedder=embedder,
+        lock_timeout=lock_timeout,
+    )
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def add_loaded(
+    loaded: LoadResult,
+    settings: Settings,
+    *,
+    rebuild: bool = False,
+    progress: bool = False,
+    embedder: Embedder | None = None,
+    lock_timeout: float = 30.0,
+) -> IngestReport:
+    """Add already-loaded articles (the UI's uploads come this way)."""
+    report = IngestReport(rejected=list(loaded.rejected), warnings=list(loaded.warnings))
+    embedder = embedder or Embedder(settings.embedding.model, settings.embedding.batch_size)
+    index_dir = Path(settings.index_dir)
+    with write_lock(index_dir, timeout=lock_timeout):
+        data = None if rebuild else _load_or_none(index_dir, settings)
+        if data is None:
+            data = IndexData(
+                manifest=expected_manifest(settings, embedder.dim),
+                articles={},
+                chunks=[],
+                vectors=empty_index(embedder.dim),
+            )
+        elif data.dim != embedder.dim:
+            raise AssistantError(
+                f"index at {index_dir} holds {data.dim}-dimensional vectors but "
+                f"{embedder.name} makes {embedder.dim}; rebuild with `assistant index build`"
+            )
+        by_hash = {a["hash"]: a for a in data.articles.values()}
+        fresh: list[Article] = []
+        replaced: set[str] = set()
+        batch_ids: dict[str, str] = {}
+        for article in loaded.articles:
+            if article.id in batch_ids:
+                report.duplicates.append(
+                    Rejected(article.origin, f"same url or path as {batch_ids[article.id]!r}")
+                )
+                continue
+            batch_ids[article.id] = article.origin
+            old = data.articles.get(article.id)
+            if old is not None and old["hash"] == article.hash:
+                report.unchanged.append(article.origin)
+                continue
+            twin = by_hash.get(article.hash)
+            if twin is not None and twin["id"] != article.id:
+                report.duplicates.append(
+                    Rejected(article.origin, f"same text as {twin['key']!r}, already indexed")
+                )
+                continue
+            if old is not None:
+                replaced.add(article.id)
+                report.updated.append(article.origin)
+            else:
+                report.added.append(article.origin)
+            by_hash[article.hash] = {"id": article.id, "key": article.origin}
+            fresh.append(article)
+        if not fresh and not rebuild:
+            return report
+        _remove_rows(data, replaced, settings)
+        _append(data, fresh, settings, embedder, progress, report)
+        write_index(index_dir, data)
+    return report
+
+
+def remove_ids(ids: Iterable[str], settings: Settings, lock_timeout: float = 30.0) -> IngestReport:
+    """Remove articles by id (or by key: url or file path); unknown ids are reported."""
+    started = time.perf_counter()
+    report = IngestReport()
+    index_dir = Path(settings.index_dir)
+    with write_lock(index_dir, timeout=lock_timeout):
+        data = load_index(index_dir, settings)
+        by_key = {a["key"]: a["id"] for a in data.articles.values()}
+        doomed: set[str] = set()
+        for wanted in ids:
+            found = wanted if wanted in data.articles else by_key.get(wanted)
+            if found is None:
+                report.rejected.append(Rejected(wanted, "no article with this id or key"))
+            else:
+                doomed.add(found)
+                report.removed.append(found)
+        if doomed:
+            _remove_rows(data, doomed, settings)
+            for article_id in doomed:
+                del data.articles[article_id]
+            write_index(index_dir, data)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _load_or_none(index_dir: Path, settings: Settings) -> IndexData | None:
+    try:
+        return load_index(index_dir, settings)
+    except IndexNotFoundError:
+        return None
+
+
+def _remove_rows(data: IndexData, article_ids: set[str], settings: Settings) -> None:
+    """Drop the chunks of `article_ids`; the vector index is rebuilt from the kept rows."""
+    if not article_ids:
+        return
+    keep = [i for i, c in enumerate(data.chunks) if c.article_id not in article_ids]
+    vectors = data.all_vectors()[keep]
+    data.chunks = [data.chunks[i] for i in keep]
+    data.vectors = empty_index(data.dim, len(keep))
+    if len(keep):
+        data.vectors.add(vectors)
+
+
+def _append(
+    data: IndexData,
+    articles: list[Article],
+    settings: Settings,
+    embedder: Embedder,
+    progress: bool,
+    report: IngestReport,
+) -> None:
+    chunks, texts = [], []
+    for article in articles:
+        pieces = chunk_article(article, settings.chunking)
+        data.articles[article.id] = article_record(article, len(pieces))
+        chunks.extend(pieces)
+        texts.extend(embedding_text(article, c) for c in pieces)
+    log.info("embedding %d chunks from %d articles", len(texts), len(articles))
+    vectors = embedder.encode(texts, progress=progress)
+    size = len(data.chunks) + len(chunks)
+    if type(data.vectors) is not type(empty_index(data.dim, size)):
+        old = data.all_vectors()
+        data.vectors = empty_index(data.dim, size)
+        data.vectors.add(old)
+    if len(chunks):
+        data.vectors.add(vectors)
+    data.chunks.extend(chunks)
+    report.chunks_embedded += len(chunks)

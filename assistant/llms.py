@@ -1,0 +1,152 @@
+"""Chat model backends behind one setting: the bundled local model, an OpenAI-compatible server,
+Ollama, or none ("passages": the answer is built from the best sentences, no LLM).
+
+Each backend's library is imported only in its branch, so the others need not be installed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import ConfigDict
+
+from assistant.errors import LLMError
+from assistant.settings import LLMSettings
+
+log = logging.getLogger(__name__)
+
+_ROLES = {"human": "user", "ai": "assistant", "system": "system"}
+
+
+@lru_cache(maxsize=2)
+def _llama(path: str, n_ctx: int, threads: int | None) -> tuple[Any, threading.Lock]:
+    """One loaded model per process, shared by every chat (it takes ~2 GB of memory)."""
+    try:
+        from llama_cpp import Llama
+    except ImportError as exc:
+        raise LLMError(
+            "the local model needs llama-cpp-python: pip install llama-cpp-python "
+            "(or run `make setup`), or set llm.backend to openai, ollama or passages"
+        ) from exc
+    log.info("loading local model %s", path)
+    llama = Llama(
+        model_path=path,
+        n_ctx=n_ctx,
+        n_threads=threads or os.cpu_count() or 2,
+        n_batch=512,
+        verbose=False,
+    )
+    return llama, threading.Lock()
+
+
+class LocalChatModel(BaseChatModel):
+    """llama.cpp chat model over a shared, lock-guarded model instance.
+
+    Unlike `ChatLlamaCpp`, which loads its own copy per instance, every chat shares one model,
+    and the lock stops two requests from interleaving in llama.cpp's single context; the
+    prompt prefix (instructions, examples) stays in llama.cpp's cache between questions.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    model_path: str
+    n_ctx: int = 4096
+    threads: int | None = None
+    temperature: float = 0.0
+    max_tokens: int = 320
+
+    @property
+    def _llm_type(self) -> str:
+        return "llama-cpp-local"
+
+    def _completion(self, messages: list[BaseMessage], stop: list[str] | None) -> Iterator[str]:
+        llama, lock = _llama(self.model_path, self.n_ctx, self.threads)
+        payload = [{"role": _ROLES.get(m.type, "user"), "content": m.text} for m in messages]
+        with lock:
+            for part in llama.create_chat_completion(
+                messages=payload,
+                temperature=self.temperature,
+                max_tokens=self.max_tokens,
+                stop=stop or [],
+                stream=True,
+            ):
+                delta = part["choices"][0]["delta"].get("content")
+                if delta:
+                    yield delta
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        for token in self._completion(messages, stop):
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=token))
+            if run_manager:
+                run_manager.on_llm_new_token(token, chunk=chunk)
+            yield chunk
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        text = "".join(self._completion(messages, stop))
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+
+def make_llm(settings: LLMSettings) -> BaseChatModel | None:
+    """The chat model the settings name; None for the no-LLM "passages" backend."""
+    backend = settings.backend
+    if backend == "passages":
+        return None
+    if backend == "llamacpp":
+        from assistant.models import local_model_path
+
+        path = settings.model or str(local_model_path())
+        return LocalChatModel(
+            model_path=path,
+            n_ctx=settings.n_ctx,
+            threads=settings.threads,
+            temperature=settings.temperature,
+            max_tokens=settings.max_tokens,
+        )
+    if not settings.model:
+        raise LLMError(f"llm.backend={backend} needs llm.model (the model name on the server)")
+    if backend == "openai":
+        try:
+            from langchain_openai import ChatOpenAI
+        except ImportError as exc:
+            raise LLMError("the openai backend needs: pip install langchain-openai") from exc
+        return ChatOpenAI(
+            model=settings.model,
+            base_url=settings.base_url,
+            api_key=settings.api_key or os.environ.get("OPENAI_API_KEY") or "not-needed",
+            temperature=settings.temperature,
+            max_tokens=settings.max_tokens,
+            streaming=True,
+        )
+    if backend == "ollama":
+        try:
+            from langchain_ollama import ChatOllama
+        except ImportError as exc:
+            raise LLMError("the ollama backend needs: pip install langchain-ollama") from exc
+        return ChatOllama(
+            model=settings.model,
+            base_url=settings.base_url or "http://127.0.0.1:11434",
+            temperature=settings.temperature,
+            num_predict=settings.max_tokens,
+        )
+    raise LLMError(f"unknown llm.backend {backend!r}; use llamacpp, openai, ollama or passages")

@@ -1,0 +1,101 @@
+"""Prompt templates live as files in `prompts/`; this module loads them and checks them.
+
+A template that lacks a variable the code fills in (or names one it does not) is refused at
+load time, so a bad edit fails loudly instead of sending the model a broken prompt.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+from pathlib import Path
+from typing import Any
+
+from langchain_core.prompts import ChatPromptTemplate
+
+from assistant.citations import CANNOT_ANSWER
+from assistant.errors import PromptError
+from assistant.types import Passage
+
+# template file -> variables it must use
+TEMPLATES = {
+    "answer_system.txt": {"cannot_answer"},
+    "answer_user.txt": {"sources", "numbers", "question"},
+    "condense.txt": {"history", "question"},
+}
+
+
+def load_template(folder: Path, name: str) -> str:
+    path = folder / name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PromptError(f"prompt template {path} cannot be read: {exc}") from exc
+    try:
+        found = {f for _, f, _, _ in string.Formatter().parse(text) if f}
+    except ValueError as exc:
+        raise PromptError(f"prompt template {path} has a broken placeholder: {exc}") from exc
+    wanted = TEMPLATES[name]
+    if found != wanted:
+        raise PromptError(
+            f"prompt template {path} must use exactly the variables {sorted(wanted)}; "
+            f"it uses {sorted(found)}. Write literal braces as {{{{ and }}}}."
+        )
+    return text
+
+
+def format_sources(sources: list[dict[str, Any]] | list[Passage]) -> str:
+    """Number the passages for the prompt: `[n] title (date)` then the passage text."""
+    blocks = []
+    for number, item in enumerate(sources, start=1):
+        if isinstance(item, Passage):
+            title, date, text = item.title, item.date, item.chunk.text
+        else:
+            title, date, text = item["title"], item.get("date"), item["text"]
+        head = f"[{number}] {title}" + (f" ({date})" if date else "")
+        blocks.append(f"{head}\n{text.strip()}")
+    return "\n\n".join(blocks)
+
+
+def numbers_list(count: int) -> str:
+    return ", ".join(f"[{n}]" for n in range(1, count + 1)) if count else "none"
+
+
+def answer_prompt(folder: Path) -> ChatPromptTemplate:
+    """System rules, worked examples (one cited answer, one refusal), then the question."""
+    system = load_template(folder, "answer_system.txt")
+    user = load_template(folder, "answer_user.txt")
+    messages: list[tuple[str, str]] = [("system", system)]
+    for example in _examples(folder):
+        rendered = user.format(
+            sources=format_sources(example["sources"]),
+            numbers=numbers_list(len(example["sources"])),
+            question=example["question"],
+        )
+        reply = example["answer"].replace("{cannot_answer}", CANNOT_ANSWER)
+        messages += [("human", _escape(rendered)), ("ai", _escape(reply))]
+    messages.append(("human", user))
+    return ChatPromptTemplate.from_messages(messages).partial(cannot_answer=CANNOT_ANSWER)
+
+
+def condense_prompt(folder: Path) -> ChatPromptTemplate:
+    return ChatPromptTemplate.from_messages([("human", load_template(folder, "condense.txt"))])
+
+
+def _examples(folder: Path) -> list[dict[str, Any]]:
+    path = folder / "answer_examples.json"
+    try:
+        examples = json.loads(path.read_text(encoding="utf-8"))
+        for example in examples:
+            for key in ("sources", "question", "answer"):
+                example[key]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise PromptError(
+            f"{path} must be a JSON list of {{sources, question, answer}} objects: {exc}"
+        ) from exc
+    return examples
+
+
+def _escape(text: str) -> str:
+    """Example text is literal: keep its braces out of template formatting."""
+    return text.replace("{", "{{").replace("}", "}}")

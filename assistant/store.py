@@ -1,0 +1,308 @@
+"""The index on disk: FAISS vectors, chunks and articles as JSON Lines, and a manifest.
+
+Layout of an index folder (no pickle anywhere):
+
+    CURRENT                 name of the live version, replaced atomically
+    versions/v00000007/     manifest.json, vectors.faiss, chunks.jsonl, articles.jsonl
+    .lock                   held by the one process writing
+
+A write builds a new version folder aside, fsyncs it, then swaps CURRENT; a crash at any point
+leaves the previous version live. Readers load whichever version CURRENT names, so they keep
+answering from it while a write is in progress.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from assistant.errors import (
+    CorruptIndexError,
+    IndexLockedError,
+    IndexMismatchError,
+    IndexNotFoundError,
+)
+from assistant.settings import Settings
+from assistant.types import Chunk
+
+if TYPE_CHECKING:
+    import faiss
+    import numpy as np
+
+FORMAT = "news-assistant-index"
+FORMAT_VERSION = 1
+FILES = ("vectors.faiss", "chunks.jsonl", "articles.jsonl")
+HNSW_THRESHOLD = 200_000  # exact search is fast enough below this many chunks
+KEEP_VERSIONS = 2
+
+
+@dataclass
+class IndexData:
+    """One version of the index, in memory. Row i of `vectors` is `chunks[i]`."""
+
+    manifest: dict[str, Any]
+    articles: dict[str, dict[str, Any]]
+    chunks: list[Chunk]
+    vectors: faiss.Index
+    version: str | None = None
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def dim(self) -> int:
+        return int(self.manifest["dim"])
+
+    def all_vectors(self) -> np.ndarray:
+        return self.vectors.reconstruct_n(0, self.vectors.ntotal)
+
+
+def expected_manifest(settings: Settings, dim: int) -> dict[str, Any]:
+    """The fields that must match for vectors to be comparable."""
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "embedding_model": settings.embedding.model,
+        "dim": dim,
+        "chunking": settings.chunking.model_dump(),
+    }
+
+
+def check_compatible(manifest: dict[str, Any], settings: Settings, where: Path) -> None:
+    """Refuse an index built with another model, dimension, chunking or format."""
+    wanted = expected_manifest(settings, manifest.get("dim", 0))
+    for key, value in wanted.items():
+        if key == "dim":
+            continue
+        have = manifest.get(key)
+        if have != value:
+            raise IndexMismatchError(
+                f"index at {where} was built with {key}={have!r} but the settings ask for "
+                f"{value!r}. Rebuild it with `assistant index build ARTICLES_DIR --index {where}`,"
+                f" or set {key} back to {have!r}."
+            )
+
+
+def empty_index(dim: int, size_hint: int = 0) -> faiss.Index:
+    """A flat inner-product index for small collections, HNSW above `HNSW_THRESHOLD`."""
+    import faiss
+
+    if size_hint >= HNSW_THRESHOLD:
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 96
+        return index
+    return faiss.IndexFlatIP(dim)
+
+
+def current_version(index_dir: Path) -> str | None:
+    """Name of the live version, or None when there is no index yet."""
+    try:
+        name = (index_dir / "CURRENT").read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    if not name.startswith("v") or not name[1:].isdigit():
+        raise CorruptIndexError(
+            f"{index_dir / 'CURRENT'} does not name an index version; this folder is not an "
+            "index written by this tool. Rebuild it with `assistant index build ARTICLES_DIR`."
+        )
+    return name
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_files(folder: Path, manifest: dict[str, Any]) -> None:
+    """Check every file against the size and checksum the manifest recorded."""
+    files = manifest.get("files")
+    if not isinstance(files, dict) or set(files) != set(FILES):
+        raise CorruptIndexError(f"{folder / 'manifest.json'} lists no valid set of index files")
+    for name in FILES:
+        path = folder / name
+        if not path.is_file():
+            raise CorruptIndexError(f"{path} is missing; rebuild with `assistant index build`")
+        if path.stat().st_size != files[name]["bytes"]:
+            raise CorruptIndexError(
+                f"{path} is truncated or altered ({path.stat().st_size} bytes, manifest says "
+                f"{files[name]['bytes']}); rebuild with `assistant index build`"
+            )
+        if _sha256(path) != files[name]["sha256"]:
+            raise CorruptIndexError(
+                f"{path} does not match its checksum; rebuild with `assistant index build`"
+            )
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    path = folder / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise CorruptIndexError(f"{path} is missing; rebuild with `assistant index build`") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CorruptIndexError(f"{path} is not valid JSON ({exc}); rebuild the index") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise CorruptIndexError(f"{path} is not a manifest of this tool's index format")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"{path} has format version {manifest.get('format_version')!r}; this version reads "
+            f"{FORMAT_VERSION}. Rebuild with `assistant index build ARTICLES_DIR`."
+        )
+    return manifest
+
+
+def load_index(index_dir: Path, settings: Settings | None = None) -> IndexData:
+    """Load the live version, refusing anything corrupt, foreign or built with other settings."""
+    version = current_version(index_dir)
+    if version is None:
+        raise IndexNotFoundError(
+            f"no index at {index_dir}; build one with `assistant index build ARTICLES_DIR`"
+        )
+    folder = index_dir / "versions" / version
+    manifest = read_manifest(folder)
+    if settings is not None:
+        check_compatible(manifest, settings, index_dir)
+    verify_files(folder, manifest)
+    import faiss
+
+    try:
+        vectors = faiss.read_index(str(folder / "vectors.faiss"))
+        articles = {a["id"]: a for a in _read_jsonl(folder / "articles.jsonl")}
+        chunks = [
+            Chunk(c["id"], c["article_id"], c["text"], c["start"], c["end"])
+            for c in _read_jsonl(folder / "chunks.jsonl")
+        ]
+    except (RuntimeError, KeyError, TypeError, ValueError) as exc:
+        raise CorruptIndexError(f"index at {folder} cannot be read ({exc}); rebuild it") from exc
+    if vectors.ntotal != len(chunks) or vectors.d != manifest["dim"]:
+        raise CorruptIndexError(f"index at {folder}: vectors and chunks disagree; rebuild it")
+    return IndexData(manifest, articles, chunks, vectors, version)
+
+
+def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                yield json.loads(line)
+
+
+def _write_file(path: Path, write: Any) -> None:
+    with path.open("wb") as fh:
+        write(fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_index(index_dir: Path, data: IndexData) -> str:
+    """Write `data` as a new version and make it live; call while holding `write_lock`."""
+    import faiss
+
+    versions = index_dir / "versions"
+    versions.mkdir(parents=True, exist_ok=True)
+    previous = current_version(index_dir)
+    number = int(previous[1:]) + 1 if previous else 1
+    existing = [int(p.name[1:]) for p in versions.glob("v*") if p.name[1:].isdigit()]
+    number = max([number, *(n + 1 for n in existing)])
+    name = f"v{number:08d}"
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=versions))
+    try:
+        _write_file(tmp / "vectors.faiss", lambda fh: fh.write(faiss.serialize_index(data.vectors)))
+        _write_file(
+            tmp / "chunks.jsonl",
+            lambda fh: fh.writelines(
+                json.dumps(
+                    {
+                        "id": c.id,
+                        "article_id": c.article_id,
+                        "start": c.start,
+                        "end": c.end,
+                        "text": c.text,
+                    },
+                    ensure_ascii=False,
+                ).encode("utf-8")
+                + b"\n"
+                for c in data.chunks
+            ),
+        )
+        _write_file(
+            tmp / "articles.jsonl",
+            lambda fh: fh.writelines(
+                json.dumps(a, ensure_ascii=False).encode("utf-8") + b"\n"
+                for a in data.articles.values()
+            ),
+        )
+        manifest = dict(data.manifest)
+        manifest.update(
+            version=name,
+            written=datetime.now(UTC).isoformat(timespec="seconds"),
+            counts={"articles": len(data.articles), "chunks": len(data.chunks)},
+            faiss_index=type(data.vectors).__name__,
+            files={
+                f: {"bytes": (tmp / f).stat().st_size, "sha256": _sha256(tmp / f)} for f in FILES
+            },
+        )
+        _write_file(
+            tmp / "manifest.json",
+            lambda fh: fh.write(json.dumps(manifest, indent=2).encode("utf-8")),
+        )
+        _fsync_dir(tmp)
+        tmp.rename(versions / name)
+        _fsync_dir(versions)
+        pointer = index_dir / "CURRENT.tmp"
+        _write_file(pointer, lambda fh: fh.write(name.encode("ascii") + b"\n"))
+        os.replace(pointer, index_dir / "CURRENT")
+        _fsync_dir(index_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    data.manifest, data.version = manifest, name
+    _prune(versions, keep=name)
+    return name
+
+
+def _prune(versions: Path, keep: str) -> None:
+    """Drop leftovers of crashed writes and all but the newest few versions."""
+    for leftover in versions.glob(".tmp-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    done = sorted(p for p in versions.glob("v*") if p.name[1:].isdigit() and p.name != keep)
+    for old in done[: max(0, len(done) - (KEEP_VERSIONS - 1))]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+@contextmanager
+def write_lock(index_dir: Path, timeout: float = 30.0) -> Iterator[None]:
+    """Serialise writers across processes; a second writer waits up to `timeout` seconds."""
+    from filelock import FileLock, Timeout
+
+    index_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(index_dir / ".lock"))
+    try:
+        lock.acquire(timeout=timeout)
+    except Timeout as exc:
+        raise IndexLockedError(
+            f"another process is writing to the index at {index_dir}; waited {timeout:.0f}s. "
+            "Try again when it has finished."
+        ) from exc
+    try:
+        yield
+    finally:
+        lock.release()

@@ -1,0 +1,141 @@
+"""Plain data passed between the modules: articles, chunks, retrieved passages and answers."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+
+def content_hash(text: str) -> str:
+    """Hash of an article's normalised text, used to spot unchanged and duplicate articles."""
+    normalised = " ".join(text.split())
+    return hashlib.sha256(normalised.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Article:
+    """One news article. `key` (url, else file path) decides its id; `origin` names its file."""
+
+    id: str
+    title: str
+    text: str
+    key: str
+    date: str | None = None
+    source: str | None = None
+    url: str | None = None
+    origin: str = ""
+
+    @property
+    def hash(self) -> str:
+        return content_hash(self.text)
+
+    def meta(self) -> dict[str, str | None]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "date": self.date,
+            "source": self.source,
+            "url": self.url,
+        }
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of an article: `text == article.text[start:end]`."""
+
+    id: str
+    article_id: str
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its article's metadata and the fused retrieval score."""
+
+    chunk: Chunk
+    title: str
+    date: str | None
+    source: str | None
+    url: str | None
+    score: float
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A source the answer cites with marker `[number]`."""
+
+    number: int
+    article_id: str
+    title: str
+    date: str | None
+    source: str | None
+    url: str | None
+    text: str
+    start: int
+    end: int
+    score: float
+
+    @classmethod
+    def from_passage(cls, number: int, passage: Passage) -> Citation:
+        c = passage.chunk
+        return cls(
+            number=number,
+            article_id=c.article_id,
+            title=passage.title,
+            date=passage.date,
+            source=passage.source,
+            url=passage.url,
+            text=c.text,
+            start=c.start,
+            end=c.end,
+            score=passage.score,
+        )
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The reply to one question: text with `[n]` markers and the sources those markers cite."""
+
+    question: str
+    text: str
+    citations: tuple[Citation, ...]
+    abstained: bool
+    passages: tuple[Passage, ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """An input that was not indexed, with the reason shown to the user."""
+
+    name: str
+    reason: str
+
+
+@dataclass
+class IngestReport:
+    """What an index operation did; printed by the CLI and shown in the UI."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    duplicates: list[Rejected] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    warnings: list[Rejected] = field(default_factory=list)
+    chunks_embedded: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Event:
+    """One step of a streamed answer: the sources first, then tokens, then the final answer.
+
+    kind is "sources" (passages set), "token" (text set) or "answer" (answer set).
+    """
+
+    kind: str
+    text: str = ""
+    passages: tuple[Passage, ...] = ()
+    answer: Answer | None = None
