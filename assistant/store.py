@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -43,6 +44,12 @@ FORMAT_VERSION = 1
 FILES = ("vectors.faiss", "chunks.jsonl", "articles.jsonl")
 HNSW_THRESHOLD = 200_000  # exact search is fast enough below this many chunks
 KEEP_VERSIONS = 2
+_VERSION_NAME = re.compile(r"v\d{1,12}")
+
+
+def rebuild_hint(index_dir: Path) -> str:
+    """The command that rebuilds the index at `index_dir` (`--index` belongs before `index`)."""
+    return f"Rebuild it with `assistant --index {index_dir} index build ARTICLES_DIR`."
 
 
 @dataclass
@@ -85,8 +92,7 @@ def check_compatible(manifest: dict[str, Any], settings: Settings, where: Path) 
         if have != value:
             raise IndexMismatchError(
                 f"index at {where} was built with {key}={have!r} but the settings ask for "
-                f"{value!r}. Rebuild it with `assistant index build ARTICLES_DIR --index {where}`,"
-                f" or set {key} back to {have!r}."
+                f"{value!r}. {rebuild_hint(where)} Or set {key} back to {have!r}."
             )
 
 
@@ -104,14 +110,20 @@ def empty_index(dim: int, size_hint: int = 0) -> faiss.Index:
 
 def current_version(index_dir: Path) -> str | None:
     """Name of the live version, or None when there is no index yet."""
+    path = index_dir / "CURRENT"
     try:
-        name = (index_dir / "CURRENT").read_text(encoding="utf-8").strip()
+        raw = path.read_bytes()
     except FileNotFoundError:
         return None
-    if not name.startswith("v") or not name[1:].isdigit():
+    except OSError as exc:
         raise CorruptIndexError(
-            f"{index_dir / 'CURRENT'} does not name an index version; this folder is not an "
-            "index written by this tool. Rebuild it with `assistant index build ARTICLES_DIR`."
+            f"{path} cannot be read ({exc}). {rebuild_hint(index_dir)}"
+        ) from exc
+    name = raw.decode("ascii", errors="replace").strip()
+    if not _VERSION_NAME.fullmatch(name):
+        raise CorruptIndexError(
+            f"{path} does not name an index version; this folder is not an index written by "
+            f"this tool. {rebuild_hint(index_dir)}"
         )
     return name
 
@@ -218,9 +230,12 @@ def write_index(index_dir: Path, data: IndexData) -> str:
 
     versions = index_dir / "versions"
     versions.mkdir(parents=True, exist_ok=True)
-    previous = current_version(index_dir)
+    try:
+        previous = current_version(index_dir)
+    except CorruptIndexError:  # a rebuild replaces a broken pointer
+        previous = None
     number = int(previous[1:]) + 1 if previous else 1
-    existing = [int(p.name[1:]) for p in versions.glob("v*") if p.name[1:].isdigit()]
+    existing = [int(p.name[1:]) for p in versions.iterdir() if _VERSION_NAME.fullmatch(p.name)]
     number = max([number, *(n + 1 for n in existing)])
     name = f"v{number:08d}"
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=versions))
