@@ -136,77 +136,154 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _index_dir_of(folder: Path) -> Path:
+    """The index folder a version folder (`INDEX/versions/vN`) belongs to."""
+    return folder.parent.parent
+
+
 def verify_files(folder: Path, manifest: dict[str, Any]) -> None:
     """Check every file against the size and checksum the manifest recorded."""
-    files = manifest.get("files")
-    if not isinstance(files, dict) or set(files) != set(FILES):
-        raise CorruptIndexError(f"{folder / 'manifest.json'} lists no valid set of index files")
+    hint = rebuild_hint(_index_dir_of(folder))
+    files = manifest["files"]
     for name in FILES:
         path = folder / name
         if not path.is_file():
-            raise CorruptIndexError(f"{path} is missing; rebuild with `assistant index build`")
-        if path.stat().st_size != files[name]["bytes"]:
+            raise CorruptIndexError(f"{path} is missing. {hint}")
+        size = path.stat().st_size
+        if size != files[name]["bytes"]:
             raise CorruptIndexError(
-                f"{path} is truncated or altered ({path.stat().st_size} bytes, manifest says "
-                f"{files[name]['bytes']}); rebuild with `assistant index build`"
+                f"{path} is truncated or altered ({size} bytes, the manifest says "
+                f"{files[name]['bytes']}). {hint}"
             )
         if _sha256(path) != files[name]["sha256"]:
-            raise CorruptIndexError(
-                f"{path} does not match its checksum; rebuild with `assistant index build`"
-            )
+            raise CorruptIndexError(f"{path} does not match its checksum. {hint}")
+
+
+def _valid_files_entry(files: Any) -> bool:
+    return (
+        isinstance(files, dict)
+        and set(files) == set(FILES)
+        and all(
+            isinstance(f, dict)
+            and isinstance(f.get("bytes"), int)
+            and isinstance(f.get("sha256"), str)
+            for f in files.values()
+        )
+    )
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
+    """The manifest of a version folder, checked to be ours, of this format, and well formed."""
     path = folder / "manifest.json"
+    hint = rebuild_hint(_index_dir_of(folder))
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest = json.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError as exc:
-        raise CorruptIndexError(f"{path} is missing; rebuild with `assistant index build`") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CorruptIndexError(f"{path} is not valid JSON ({exc}); rebuild the index") from exc
+        raise CorruptIndexError(f"{path} is missing. {hint}") from exc
+    except OSError as exc:
+        raise CorruptIndexError(f"{path} cannot be read ({exc}). {hint}") from exc
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise CorruptIndexError(f"{path} is not valid JSON ({exc}). {hint}") from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise CorruptIndexError(f"{path} is not a manifest of this tool's index format")
+        raise CorruptIndexError(f"{path} is not a manifest of this tool's index format. {hint}")
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexMismatchError(
             f"{path} has format version {manifest.get('format_version')!r}; this version reads "
-            f"{FORMAT_VERSION}. Rebuild with `assistant index build ARTICLES_DIR`."
+            f"{FORMAT_VERSION}. {hint}"
         )
+    dim = manifest.get("dim")
+    if (
+        not isinstance(dim, int)
+        or dim <= 0
+        or not isinstance(manifest.get("embedding_model"), str)
+        or not isinstance(manifest.get("chunking"), dict)
+        or not _valid_files_entry(manifest.get("files"))
+    ):
+        raise CorruptIndexError(f"{path} is incomplete or malformed. {hint}")
     return manifest
 
 
 def load_index(index_dir: Path, settings: Settings | None = None) -> IndexData:
-    """Load the live version, refusing anything corrupt, foreign or built with other settings."""
-    version = current_version(index_dir)
-    if version is None:
-        raise IndexNotFoundError(
-            f"no index at {index_dir}; build one with `assistant index build ARTICLES_DIR`"
-        )
+    """Load the live version, refusing anything corrupt, foreign or built with other settings.
+
+    A writer may make a new version live and prune this one while it is being read; the load
+    then starts over from the new CURRENT instead of failing.
+    """
+    for attempt in range(3):
+        version = current_version(index_dir)
+        if version is None:
+            raise IndexNotFoundError(
+                f"no index at {index_dir}; build one with "
+                f"`assistant --index {index_dir} index build ARTICLES_DIR`"
+            )
+        try:
+            return _load_version(index_dir, version, settings)
+        except CorruptIndexError:
+            if attempt < 2 and current_version(index_dir) != version:
+                continue
+            raise
+    raise AssertionError("unreachable")
+
+
+def _load_version(index_dir: Path, version: str, settings: Settings | None) -> IndexData:
+    import faiss
+
     folder = index_dir / "versions" / version
+    hint = rebuild_hint(index_dir)
+    if not folder.is_dir():
+        raise CorruptIndexError(
+            f"{index_dir / 'CURRENT'} names version {version}, but {folder} is missing. {hint}"
+        )
     manifest = read_manifest(folder)
     if settings is not None:
         check_compatible(manifest, settings, index_dir)
     verify_files(folder, manifest)
-    import faiss
-
+    path = folder / "vectors.faiss"
     try:
-        vectors = faiss.read_index(str(folder / "vectors.faiss"))
-        articles = {a["id"]: a for a in _read_jsonl(folder / "articles.jsonl")}
-        chunks = [
-            Chunk(c["id"], c["article_id"], c["text"], c["start"], c["end"])
-            for c in _read_jsonl(folder / "chunks.jsonl")
-        ]
-    except (RuntimeError, KeyError, TypeError, ValueError) as exc:
-        raise CorruptIndexError(f"index at {folder} cannot be read ({exc}); rebuild it") from exc
-    if vectors.ntotal != len(chunks) or vectors.d != manifest["dim"]:
-        raise CorruptIndexError(f"index at {folder}: vectors and chunks disagree; rebuild it")
+        vectors = faiss.read_index(str(path))
+    except RuntimeError as exc:
+        reason = str(exc).strip().rsplit(": ", 1)[-1][:160]
+        raise CorruptIndexError(f"{path} is not a FAISS index ({reason}). {hint}") from exc
+    if (
+        type(vectors).__name__ not in ("IndexFlatIP", "IndexHNSWFlat")
+        or vectors.metric_type != faiss.METRIC_INNER_PRODUCT
+        or vectors.d != manifest["dim"]
+    ):
+        raise CorruptIndexError(
+            f"{path} holds a {type(vectors).__name__} of dimension {vectors.d}, not the "
+            f"inner-product index of dimension {manifest['dim']} this tool writes. {hint}"
+        )
+    articles = {}
+    for record in _read_jsonl(folder / "articles.jsonl", hint, ("id", "title", "hash")):
+        articles[record["id"]] = record
+    chunks = []
+    for c in _read_jsonl(
+        folder / "chunks.jsonl", hint, ("id", "article_id", "text", "start", "end")
+    ):
+        chunks.append(Chunk(c["id"], c["article_id"], c["text"], c["start"], c["end"]))
+    orphans = {c.article_id for c in chunks} - set(articles)
+    if vectors.ntotal != len(chunks) or orphans:
+        raise CorruptIndexError(
+            f"index at {folder}: {vectors.ntotal} vectors, {len(chunks)} chunks and "
+            f"{len(orphans)} chunks' articles missing; they must agree. {hint}"
+        )
     return IndexData(manifest, articles, chunks, vectors, version)
 
 
-def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)
+def _read_jsonl(path: Path, hint: str, required: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+    with path.open("rb") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line.decode("utf-8"))
+            except ValueError as exc:
+                raise CorruptIndexError(f"{path}, line {lineno}: not valid JSON. {hint}") from exc
+            if not isinstance(record, dict) or any(k not in record for k in required):
+                raise CorruptIndexError(
+                    f"{path}, line {lineno}: a record lacks {', '.join(required)}. {hint}"
+                )
+            yield record
 
 
 def _write_file(path: Path, write: Any) -> None:
