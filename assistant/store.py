@@ -43,7 +43,6 @@ FORMAT = "news-assistant-index"
 FORMAT_VERSION = 1
 FILES = ("vectors.faiss", "chunks.jsonl", "articles.jsonl")
 HNSW_THRESHOLD = 200_000  # exact search is fast enough below this many chunks
-KEEP_VERSIONS = 2
 _VERSION_NAME = re.compile(r"v\d{1,12}")
 
 
@@ -317,6 +316,7 @@ def write_index(index_dir: Path, data: IndexData) -> str:
     name = f"v{number:08d}"
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=versions))
     try:
+        tmp.chmod(0o755)  # mkdtemp makes it private; other users may read the index
         _write_file(tmp / "vectors.faiss", lambda fh: fh.write(faiss.serialize_index(data.vectors)))
         _write_file(
             tmp / "chunks.jsonl",
@@ -367,17 +367,22 @@ def write_index(index_dir: Path, data: IndexData) -> str:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     data.manifest, data.version = manifest, name
-    _prune(versions, keep=name)
+    _prune(versions, keep={name, previous or name})
     return name
 
 
-def _prune(versions: Path, keep: str) -> None:
-    """Drop leftovers of crashed writes and all but the newest few versions."""
-    for leftover in versions.glob(".tmp-*"):
-        shutil.rmtree(leftover, ignore_errors=True)
-    done = sorted(p for p in versions.glob("v*") if p.name[1:].isdigit() and p.name != keep)
-    for old in done[: max(0, len(done) - (KEEP_VERSIONS - 1))]:
-        shutil.rmtree(old, ignore_errors=True)
+def _prune(versions: Path, keep: set[str]) -> None:
+    """Drop leftovers of crashed writes and every version but the new and the previous one.
+
+    The previous version stays because a reader may have read CURRENT just before the swap;
+    a version folder a crashed write left behind (renamed, never made live) is not kept.
+    """
+    for entry in versions.iterdir():
+        stale = entry.name.startswith(".tmp-") or (
+            _VERSION_NAME.fullmatch(entry.name) and entry.name not in keep
+        )
+        if stale and entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 @contextmanager
