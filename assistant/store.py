@@ -396,8 +396,8 @@ def write_lock(index_dir: Path, timeout: float = 30.0) -> Iterator[None]:
         lock.acquire(timeout=timeout)
     except Timeout as exc:
         raise IndexLockedError(
-            f"another process is writing to the index at {index_dir}; waited {timeout:.0f}s. "
-            "Try again when it has finished."
+            f"the index at {index_dir} is locked by another writer (lock file {lock.lock_file}); "
+            f"gave up after {timeout:g}s. Try again when that write has finished."
         ) from exc
     try:
         yield
