@@ -12,6 +12,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from langchain_core.language_models import BaseChatModel
+
 from assistant.chain import History, build_chain
 from assistant.chunking import sentence_spans
 from assistant.citations import finalize
@@ -27,8 +29,16 @@ from assistant.types import Answer, Event, IngestReport, Passage
 class Assistant:
     """Answers questions over one index. Safe to share between threads (the UI does)."""
 
-    def __init__(self, settings: Settings | dict[str, Any] | None = None, **overrides: Any):
+    def __init__(
+        self,
+        settings: Settings | dict[str, Any] | None = None,
+        *,
+        chat_model: BaseChatModel | None = None,
+        **overrides: Any,
+    ):
+        """`chat_model`: any LangChain chat model, used instead of the `llm` settings' backend."""
         self.settings = resolve_settings(settings, **overrides)
+        self._chat_model = chat_model
         self.embedder = Embedder(self.settings.embedding.model, self.settings.embedding.batch_size)
         self._data: IndexData | None = None
         self._lock = threading.Lock()
@@ -105,7 +115,7 @@ class Assistant:
         """The LangChain runnable; the LLM is loaded on first use."""
         if self._chain is None:
             self._chain = build_chain(
-                make_llm(self.settings.llm),
+                self._chat_model or make_llm(self.settings.llm),
                 self.retrieve,
                 Path(self.settings.prompts_dir),
                 self.settings.retrieval.min_similarity,

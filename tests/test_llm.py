@@ -1,0 +1,47 @@
+"""End to end with the bundled local LLM (Qwen2.5 1.5B via llama.cpp) over the sample corpus."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant import CANNOT_ANSWER, Assistant, answer
+
+pytestmark = pytest.mark.llm
+
+
+@pytest.fixture(scope="module")
+def local(sample_index) -> Assistant:
+    return Assistant(index_dir=sample_index)
+
+
+def test_factual_question_is_answered_with_a_citation_to_the_right_article(local):
+    reply = local.ask("In which city did IAEA chief Rafael Grossi meet Rosatom's head?")
+    assert not reply.abstained
+    assert "Istanbul" in reply.text
+    assert reply.citations, reply.text
+    assert any("Zaporizhzhia" in c.title for c in reply.citations)
+    for c in reply.citations:
+        assert f"[{c.number}]" in reply.text
+        article = local.index().articles[c.article_id]
+        assert article["text"][c.start : c.end] == c.text
+
+
+def test_unanswerable_question_is_refused(local):
+    reply = local.ask("Who won the 2022 Nobel Peace Prize?")
+    assert reply.abstained, reply.text
+    assert reply.text == CANNOT_ANSWER
+    assert reply.citations == ()
+
+
+def test_follow_up_question_uses_the_conversation(local):
+    first = local.ask("Which magazine published Henry Kissinger's essay on Ukraine?")
+    assert "Spectator" in first.text
+    follow = local.ask("Who in Kyiv dismissed it?", history=[(first.question, first.text)])
+    assert "Podolyak" in follow.text, follow.text
+    assert any("Kissinger" in c.title for c in follow.citations)
+
+
+def test_answer_function_uses_the_bundled_default_index():
+    reply = answer("How many missiles did Russia fire at Ukraine on December 16?")
+    assert "76" in reply.text, reply.text
+    assert reply.citations

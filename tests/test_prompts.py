@@ -1,0 +1,54 @@
+"""Prompt templates are files; bad edits are refused; sources stay data."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from assistant import CANNOT_ANSWER, PromptError
+from assistant.prompts import answer_prompt, condense_prompt, format_sources, numbers_list
+from assistant.settings import PROMPTS_DIR
+
+
+def test_answer_prompt_has_rules_examples_and_valid_numbers():
+    prompt = answer_prompt(PROMPTS_DIR)
+    messages = prompt.format_messages(
+        sources=format_sources([{"title": "T", "date": "2022-12-01", "text": "Body {x}."}]),
+        numbers=numbers_list(1),
+        question="What?",
+    )
+    roles = [m.type for m in messages]
+    assert roles[0] == "system" and roles[-1] == "human"
+    assert roles.count("ai") == 2  # one cited answer, one refusal
+    assert CANNOT_ANSWER in messages[0].content
+    assert any(m.content == CANNOT_ANSWER for m in messages if m.type == "ai")
+    last = messages[-1].content
+    assert "[1] T (2022-12-01)\nBody {x}." in last  # braces in articles are kept as data
+    assert "Valid source numbers: [1]" in last
+
+
+def test_condense_prompt_takes_history_and_question():
+    messages = condense_prompt(PROMPTS_DIR).format_messages(history="User: hi", question="and?")
+    assert "User: hi" in messages[0].content and "and?" in messages[0].content
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("answer_user.txt", "Sources: {sources}\nQuestion: {question}"),  # lacks {numbers}
+        ("answer_user.txt", "{sources} {numbers} {question} {extra}"),
+        ("condense.txt", "{history} {question"),
+    ],
+)
+def test_a_template_with_wrong_variables_is_refused(tmp_path, name, text):
+    folder = tmp_path / "prompts"
+    shutil.copytree(PROMPTS_DIR, folder)
+    (folder / name).write_text(text)
+    with pytest.raises(PromptError, match=name):
+        answer_prompt(folder) if name.startswith("answer") else condense_prompt(folder)
+
+
+def test_numbers_list():
+    assert numbers_list(3) == "[1], [2], [3]"
+    assert numbers_list(0) == "none"
