@@ -15,7 +15,7 @@ from assistant import CANNOT_ANSWER, Assistant, Filters
 class RecordingChatModel(FakeListChatModel):
     """Replies from a script and keeps the messages it was sent."""
 
-    seen: list[Any] = []
+    seen: list[Any]
 
     def _stream(self, messages, stop=None, run_manager=None, **kwargs):
         self.seen.append(messages)
