@@ -116,7 +116,7 @@ def load_bytes(data: bytes, name: str, key: str, result: LoadResult) -> None:
     if note:
         result.warnings.append(Rejected(name, note))
     suffix = Path(name).suffix.lower()
-    before = len(result.articles)
+    before, rejected_before = len(result.articles), len(result.rejected)
     try:
         if suffix in (".md", ".markdown"):
             _load_markdown(text, name, key, result)
@@ -131,7 +131,7 @@ def load_bytes(data: bytes, name: str, key: str, result: LoadResult) -> None:
     except ValueError as exc:
         result.rejected.append(Rejected(name, str(exc)))
         return
-    if len(result.articles) == before and not any(r.name.startswith(name) for r in result.rejected):
+    if len(result.articles) == before and len(result.rejected) == rejected_before:
         result.rejected.append(Rejected(name, "no article text found"))
 
 
