@@ -6,6 +6,7 @@ one bad file never keeps the good ones out of the index.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import os
@@ -109,10 +110,14 @@ def load_bytes(data: bytes, name: str, key: str, result: LoadResult) -> None:
     if not data.strip():
         result.rejected.append(Rejected(name, "file is empty"))
         return
-    if b"\x00" in data[:8192]:
+    utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    if b"\x00" in data[:8192] and not utf16:
         result.rejected.append(Rejected(name, "binary file, not text"))
         return
     text, note = decode(data)
+    if _looks_binary(text):
+        result.rejected.append(Rejected(name, "binary file, not text (mostly unprintable)"))
+        return
     if note:
         result.warnings.append(Rejected(name, note))
     suffix = Path(name).suffix.lower()
@@ -135,8 +140,17 @@ def load_bytes(data: bytes, name: str, key: str, result: LoadResult) -> None:
         result.rejected.append(Rejected(name, "no article text found"))
 
 
+def _looks_binary(text: str, sample: int = 8192) -> bool:
+    """True when over 5% of the first characters are control characters or U+FFFD."""
+    head = text[:sample]
+    bad = sum(1 for ch in head if ch == "\ufffd" or (ord(ch) < 32 and ch not in "\t\n\r\f"))
+    return bad > 0.05 * max(len(head), 1)
+
+
 def decode(data: bytes) -> tuple[str, str | None]:
     """Decode as UTF-8, else as the detected encoding; say what was done when not UTF-8."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16", errors="replace"), "UTF-16 text; decoded as utf_16"
     try:
         return data.decode("utf-8-sig"), None
     except UnicodeDecodeError as exc:
