@@ -10,6 +10,7 @@ import codecs
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -147,8 +148,13 @@ def _looks_binary(text: str, sample: int = 8192) -> bool:
     return bad > 0.05 * max(len(head), 1)
 
 
+# Legacy encodings news files come in, most likely first; ties go to the earlier one.
+LEGACY_ENCODINGS = ("cp1252", "cp1251", "cp1250", "koi8_r", "iso8859_15")
+_WORD = re.compile(r"\w+")
+
+
 def decode(data: bytes) -> tuple[str, str | None]:
-    """Decode as UTF-8, else as the detected encoding; say what was done when not UTF-8."""
+    """Decode as UTF-8, else as the most plausible legacy encoding; say what was done."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return data.decode("utf-16", errors="replace"), "UTF-16 text; decoded as utf_16"
     try:
@@ -157,12 +163,49 @@ def decode(data: bytes) -> tuple[str, str | None]:
         first_bad = exc.start
     from charset_normalizer import from_bytes  # only needed for the rare non-UTF-8 file
 
-    best = from_bytes(data).best()
-    if best is not None and best.encoding:
-        return str(best), f"not UTF-8 (first bad byte at {first_bad}); decoded as {best.encoding}"
+    candidates = list(LEGACY_ENCODINGS)
+    detected = from_bytes(data).best()
+    if detected is not None and detected.encoding:
+        candidates.append(detected.encoding)
+    decoded = []
+    for rank, encoding in enumerate(candidates):
+        try:
+            text = data.decode(encoding)
+        except (UnicodeDecodeError, LookupError):
+            continue
+        decoded.append((_implausibility(text), rank, encoding, text))
+    if decoded:
+        _, _, encoding, text = min(decoded)
+        return text, f"not UTF-8 (first bad byte at {first_bad}); decoded as {encoding}"
     text = data.decode("utf-8", errors="replace")
     bad = text.count("\ufffd")
     return text, f"not UTF-8; {bad} undecodable byte(s) replaced with U+FFFD"
+
+
+def _implausibility(text: str) -> int:
+    """How many words look mis-decoded: scripts mixed in a word, symbols inside words, words
+    made mostly of accented letters (Cyrillic read as Latin-1), or lower-then-upper case."""
+    bad = 0
+    for word in _WORD.findall(text):
+        if word.isascii():
+            continue
+        latin = cyrillic = accented = 0
+        for ch in word:
+            if ch.isascii():
+                latin += ch.isalpha()
+            elif "\u00c0" <= ch <= "\u024f" and ch.isalpha():
+                latin += 1
+                accented += 1
+            elif "\u0400" <= ch <= "\u04ff":
+                cyrillic += 1
+            else:
+                bad += 1
+        if (latin and cyrillic) or (len(word) >= 4 and accented * 2 > len(word)):
+            bad += 1
+        elif word[1:] != word[1:].lower() and word[:1] != word[:1].upper():
+            bad += 1  # "ъЕМЕОУЛЙК": KOI8-R read as cp1251 swaps the case
+    bad += sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\n\r\f")
+    return bad
 
 
 def _add(
