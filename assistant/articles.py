@@ -222,7 +222,7 @@ def _add(
     if not text:
         result.rejected.append(Rejected(name, "no article text found"))
         return
-    title_str = _clean(str(title)) if title else ""
+    title_str = " ".join(str(title).split()) if title else ""
     if not title_str:
         title_str = _first_words(text)
         result.warnings.append(Rejected(name, "no title; used the first words of the text"))
