@@ -21,6 +21,7 @@ from assistant.types import Article, Rejected
 
 SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl")
 TEXT_FIELDS = ("text", "body", "content")
+MIN_HTML_CHARS = 80  # shorter extractions are navigation or a cookie notice, not an article
 
 
 @dataclass
@@ -306,11 +307,17 @@ def _load_html(text: str, name: str, key: str, result: LoadResult) -> None:
     if doc is None:
         raise ValueError("no article text found in the HTML")
     meta = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
+    body = (meta.get("text") or "").strip()
+    if len(body) < MIN_HTML_CHARS:
+        # with no article in the page trafilatura falls back to menus: "Home" is no article
+        raise ValueError(
+            f"no article text found in the HTML (only {len(body)} characters of page text)"
+        )
     _add(
         result,
         name,
         key,
-        meta.get("text") or "",
+        body,
         meta.get("title"),
         meta.get("date"),
         meta.get("sitename"),
