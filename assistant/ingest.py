@@ -19,6 +19,7 @@ from assistant.errors import AssistantError, IndexNotFoundError
 from assistant.settings import Settings
 from assistant.store import (
     IndexData,
+    check_index_folder,
     empty_index,
     expected_manifest,
     load_index,
@@ -82,6 +83,7 @@ def add_loaded(
     with write_lock(index_dir, timeout=lock_timeout):
         data = None if rebuild else _load_or_none(index_dir, settings)
         if data is None:
+            check_index_folder(index_dir)
             data = IndexData(
                 manifest=expected_manifest(settings, embedder.dim),
                 articles={},

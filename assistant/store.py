@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.errors import (
+    AssistantError,
     CorruptIndexError,
     IndexLockedError,
     IndexMismatchError,
@@ -93,6 +94,32 @@ def check_compatible(manifest: dict[str, Any], settings: Settings, where: Path) 
                 f"index at {where} was built with {key}={have!r} but the settings ask for "
                 f"{value!r}. {rebuild_hint(where)} Or set {key} back to {have!r}."
             )
+
+
+def check_index_folder_is_dir(index_dir: Path) -> None:
+    if index_dir.exists() and not index_dir.is_dir():
+        raise AssistantError(f"{index_dir} is a file, not an index folder; choose another --index")
+
+
+def check_index_folder(index_dir: Path) -> None:
+    """Refuse to create an index in a folder that already holds other things.
+
+    A mistyped `--index` (a home or articles folder) would otherwise get `versions/` and
+    `CURRENT` written among the user's files.
+    """
+    if not index_dir.exists():
+        return
+    check_index_folder_is_dir(index_dir)
+    ours = {"CURRENT", "CURRENT.tmp", "versions"}
+    foreign = sorted(
+        p.name for p in index_dir.iterdir() if not p.name.startswith(".") and p.name not in ours
+    )
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise AssistantError(
+            f"{index_dir} holds other files ({shown}) and no index; refusing to write an index "
+            "there. Choose an empty or new folder with --index."
+        )
 
 
 def empty_index(dim: int, size_hint: int = 0) -> faiss.Index:
@@ -390,6 +417,7 @@ def write_lock(index_dir: Path, timeout: float = 30.0) -> Iterator[None]:
     """Serialise writers across processes; a second writer waits up to `timeout` seconds."""
     from filelock import FileLock, Timeout
 
+    check_index_folder_is_dir(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(index_dir / ".lock"))
     try:
