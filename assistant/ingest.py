@@ -15,7 +15,7 @@ from pathlib import Path
 from assistant.articles import LoadResult, load_paths
 from assistant.chunking import chunk_article, embedding_text
 from assistant.embeddings import Embedder
-from assistant.errors import AssistantError, IndexNotFoundError
+from assistant.errors import IndexMismatchError, IndexNotFoundError
 from assistant.settings import Settings
 from assistant.store import (
     IndexData,
@@ -23,6 +23,7 @@ from assistant.store import (
     empty_index,
     expected_manifest,
     load_index,
+    rebuild_hint,
     write_index,
     write_lock,
 )
@@ -91,9 +92,9 @@ def add_loaded(
                 vectors=empty_index(embedder.dim),
             )
         elif data.dim != embedder.dim:
-            raise AssistantError(
+            raise IndexMismatchError(
                 f"index at {index_dir} holds {data.dim}-dimensional vectors but "
-                f"{embedder.name} makes {embedder.dim}; rebuild with `assistant index build`"
+                f"{embedder.name} makes {embedder.dim}. {rebuild_hint(index_dir)}"
             )
         by_hash = {a["hash"]: a for a in data.articles.values()}
         fresh: list[Article] = []
