@@ -96,40 +96,74 @@ def add_loaded(
                 f"index at {index_dir} holds {data.dim}-dimensional vectors but "
                 f"{embedder.name} makes {embedder.dim}. {rebuild_hint(index_dir)}"
             )
-        by_hash = {a["hash"]: a for a in data.articles.values()}
-        fresh: list[Article] = []
-        replaced: set[str] = set()
-        batch_ids: dict[str, str] = {}
-        for article in loaded.articles:
-            if article.id in batch_ids:
-                report.duplicates.append(
-                    Rejected(article.origin, f"same url or path as {batch_ids[article.id]!r}")
-                )
-                continue
-            batch_ids[article.id] = article.origin
-            old = data.articles.get(article.id)
-            if old is not None and old["hash"] == article.hash:
-                report.unchanged.append(article.origin)
-                continue
-            twin = by_hash.get(article.hash)
-            if twin is not None and twin["id"] != article.id:
-                report.duplicates.append(
-                    Rejected(article.origin, f"same text as {twin['key']!r}, already indexed")
-                )
-                continue
-            if old is not None:
-                replaced.add(article.id)
-                report.updated.append(article.origin)
-            else:
-                report.added.append(article.origin)
-            by_hash[article.hash] = {"id": article.id, "key": article.origin}
-            fresh.append(article)
+        fresh, replaced = _plan(data, loaded.articles, report)
         if not fresh and not rebuild:
             return report
         _remove_rows(data, replaced, settings)
         _append(data, fresh, settings, embedder, progress, report)
         write_index(index_dir, data)
     return report
+
+
+_META = ("title", "date", "source", "url")
+
+
+def _plan(
+    data: IndexData, articles: list[Article], report: IngestReport
+) -> tuple[list[Article], set[str]]:
+    """Sort a batch into new, updated, unchanged and duplicate articles.
+
+    An article is unchanged when its text and metadata (title, date, source, url: the title and
+    date are embedded with each chunk) are as indexed. A duplicate has the same text as another
+    article that stays in the index or comes earlier in the batch; the text an updated article
+    had before no longer counts, since it leaves the index.
+    """
+    first: dict[str, Article] = {}
+    for article in articles:
+        first.setdefault(article.id, article)
+    replaced = {
+        aid
+        for aid, article in first.items()
+        if aid in data.articles and _changed(data.articles[aid], article)
+    }
+    by_hash = {a["hash"]: a["key"] for aid, a in data.articles.items() if aid not in replaced}
+    in_batch: dict[str, str] = {}
+    fresh: list[Article] = []
+    for article in articles:
+        if first[article.id] is not article:
+            report.duplicates.append(
+                Rejected(article.origin, f"same url or path as {first[article.id].origin!r}")
+            )
+            continue
+        old = data.articles.get(article.id)
+        if old is not None and article.id not in replaced:
+            report.unchanged.append(article.origin)
+            continue
+        if article.hash in by_hash and by_hash[article.hash] != article.key:
+            report.duplicates.append(
+                Rejected(article.origin, f"same text as {by_hash[article.hash]!r}, already indexed")
+            )
+            if article.id in replaced:  # its indexed version stays as it is
+                replaced.discard(article.id)
+                by_hash[old["hash"]] = old["key"]
+            continue
+        if article.hash in in_batch:
+            report.duplicates.append(
+                Rejected(article.origin, f"same text as {in_batch[article.hash]!r}")
+            )
+            if article.id in replaced:
+                replaced.discard(article.id)
+                by_hash[old["hash"]] = old["key"]
+            continue
+        (report.updated if old is not None else report.added).append(article.origin)
+        in_batch[article.hash] = article.origin
+        fresh.append(article)
+    return fresh, replaced
+
+
+def _changed(record: dict, article: Article) -> bool:
+    meta = article.meta()
+    return record["hash"] != article.hash or any(record.get(k) != meta[k] for k in _META)
 
 
 def remove_ids(ids: Iterable[str], settings: Settings, lock_timeout: float = 30.0) -> IngestReport:
