@@ -78,6 +78,7 @@ def add_loaded(
     lock_timeout: float = 30.0,
 ) -> IngestReport:
     """Add already-loaded articles (the UI's uploads come this way)."""
+    started = time.perf_counter()
     report = IngestReport(rejected=list(loaded.rejected), warnings=list(loaded.warnings))
     embedder = embedder or Embedder(settings.embedding.model, settings.embedding.batch_size)
     index_dir = Path(settings.index_dir)
@@ -97,11 +98,15 @@ def add_loaded(
                 f"{embedder.name} makes {embedder.dim}. {rebuild_hint(index_dir)}"
             )
         fresh, replaced = _plan(data, loaded.articles, report)
-        if not fresh and not rebuild:
-            return report
-        _remove_rows(data, replaced, settings)
-        _append(data, fresh, settings, embedder, progress, report)
-        write_index(index_dir, data)
+        if rebuild and not fresh:
+            report.warnings.append(
+                Rejected(str(index_dir), "no article to index; the index was left unchanged")
+            )
+        elif fresh or rebuild:
+            _remove_rows(data, replaced, settings)
+            _append(data, fresh, settings, embedder, progress, report)
+            write_index(index_dir, data)
+    report.seconds = time.perf_counter() - started
     return report
 
 
