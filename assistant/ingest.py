@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -172,28 +173,49 @@ def _changed(record: dict, article: Article) -> bool:
 
 
 def remove_ids(ids: Iterable[str], settings: Settings, lock_timeout: float = 30.0) -> IngestReport:
-    """Remove articles by id (or by key: url or file path); unknown ids are reported."""
+    """Remove articles by id, url, key or file path (a file's path removes all its articles).
+
+    Unknown ids are reported as rejected; nothing is written when nothing matched.
+    """
     started = time.perf_counter()
     report = IngestReport()
     index_dir = Path(settings.index_dir)
     with write_lock(index_dir, timeout=lock_timeout):
         data = load_index(index_dir, settings)
-        by_key = {a["key"]: a["id"] for a in data.articles.values()}
-        doomed: set[str] = set()
-        for wanted in ids:
-            found = wanted if wanted in data.articles else by_key.get(wanted)
-            if found is None:
-                report.rejected.append(Rejected(wanted, "no article with this id or key"))
-            else:
-                doomed.add(found)
-                report.removed.append(found)
+        doomed: dict[str, None] = {}  # ordered set
+        for wanted in dict.fromkeys(ids):
+            found = _match(data, wanted)
+            if not found:
+                report.rejected.append(Rejected(wanted, "no article with this id, url or path"))
+            for article_id in found:
+                doomed.setdefault(article_id)
         if doomed:
-            _remove_rows(data, doomed, settings)
+            report.removed.extend(doomed)
+            _remove_rows(data, set(doomed), settings)
             for article_id in doomed:
                 del data.articles[article_id]
             write_index(index_dir, data)
     report.seconds = time.perf_counter() - started
     return report
+
+
+_PART = re.compile(r"(:\d+|\[\d+\])$")  # "file.jsonl:3", "file.json[2]": one of a file's articles
+
+
+def _match(data: IndexData, wanted: str) -> list[str]:
+    """Ids of the articles `wanted` names: an id, key, url or origin, else a file's path."""
+    if wanted in data.articles:
+        return [wanted]
+    for field in ("key", "url", "origin"):
+        hits = [aid for aid, a in data.articles.items() if a.get(field) == wanted]
+        if hits:
+            return hits
+    path = os.path.abspath(wanted)
+    return [
+        aid
+        for aid, a in data.articles.items()
+        if a.get("origin") and os.path.abspath(_PART.sub("", a["origin"])) == path
+    ]
 
 
 def _load_or_none(index_dir: Path, settings: Settings) -> IndexData | None:
