@@ -15,7 +15,7 @@ CANNOT_ANSWER = "The articles I have do not contain the answer to this question.
 
 _GROUP = re.compile(r"\[\s*(?:sources?\s*)?(\d+(?:\s*[,;]\s*(?:sources?\s*)?\d+)*)\s*\]", re.I)
 _MARKER = re.compile(r"\[(\d+)\]")
-_SENTENCE = re.compile(r"[^.!?]+(?:[.!?]+|$)")
+_SENTENCE_GAP = re.compile(r"((?<=[.!?])\s+)")  # not inside "$1.85" or "U.S.-made"
 _WORD = re.compile(r"\w+")
 _STOP = frozenset(
     [
@@ -96,15 +96,13 @@ def finalize(question: str, raw: str, passages: list[Passage]) -> Answer:
         return Answer(question, CANNOT_ANSWER, (), True, tuple(passages))
     valid = range(1, len(passages) + 1)
     text = _MARKER.sub(lambda m: m.group(0) if int(m.group(1)) in valid else "", text)
-    pieces = []
-    for sentence in _SENTENCE.findall(text):
+    pieces = _SENTENCE_GAP.split(text)
+    for i, sentence in enumerate(pieces):
         if sentence.strip() and not _MARKER.search(sentence):
             number = _attribute(sentence, passages)
             if number is not None:
-                body = sentence.rstrip()
-                end = len(body.rstrip(".!?"))
-                sentence = f"{body[:end]} [{number}]{body[end:]}" + sentence[len(body) :]
-        pieces.append(sentence)
+                end = len(sentence.rstrip(".!?"))
+                pieces[i] = f"{sentence[:end]} [{number}]{sentence[end:]}"
     text = "".join(pieces)
     text = re.sub(r"[ \t]+([.,;:!?])", r"\1", text)
     text = re.sub(r"(\S)\[", r"\1 [", text)

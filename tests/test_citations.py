@@ -59,6 +59,20 @@ def test_uncited_sentence_gets_the_source_holding_its_words():
     assert [c.number for c in answer.citations] == [3]
 
 
+def test_attribution_does_not_split_numbers_or_abbreviations():
+    passages = _passages()
+    passages[1] = Passage(
+        Chunk("a1:0", "a1", "The U.S. package is worth $1.85 billion, officials said.", 0, 57),
+        "Aid",
+        None,
+        None,
+        None,
+        0.5,
+    )
+    answer = finalize("q", "The U.S. package is worth $1.85 billion. Officials said so.", passages)
+    assert answer.text.startswith("The U.S. package is worth $1.85 billion [2].")
+
+
 def test_uncited_sentence_without_support_stays_uncited():
     answer = finalize("q", "Bananas are yellow and grow in tropical climates.", _passages())
     assert answer.citations == ()
