@@ -238,3 +238,79 @@ def ui(ctx: click.Context, host: str, port: int, auth: str | None, backend: str 
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.launch(_settings(ctx, llm__backend=backend), host=host, port=port, auth=auth)
+
+
+@main.command("eval")
+@click.argument("qa_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--articles",
+    type=click.Path(exists=True, path_type=Path),
+    help="Evaluate on these articles (a temporary index is built) instead of the index.",
+)
+@click.option(
+    "--k",
+    "k",
+    default=10,
+    show_default=True,
+    type=click.IntRange(1, 50),
+    help="Passages retrieved per question for Hits@k and MRR.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the metrics and per-question results as JSON.",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["llamacpp", "openai", "ollama", "passages"]),
+    help="LLM backend for the answers (default: the configured one).",
+)
+@click.option("--model", help="Model name (openai/ollama) or GGUF path (llamacpp).")
+@click.option("--no-answers", is_flag=True, help="Score retrieval only; generate no answers.")
+@click.option("--limit", type=click.IntRange(1), help="Only the first N questions.")
+@click.pass_context
+def eval_command(
+    ctx: click.Context,
+    qa_file: Path,
+    articles: Path | None,
+    k: int,
+    out: Path | None,
+    backend: str | None,
+    model: str | None,
+    no_answers: bool,
+    limit: int | None,
+) -> None:
+    """Score retrieval (Hits@1/4/10, MRR@10) and answers on QA_FILE (JSON Lines).
+
+    Each line: {"question", "answers": [...], "evidence": text or article ids, "answerable"}.
+    """
+    import tempfile
+
+    from tqdm import tqdm
+
+    from assistant.core import Assistant
+    from assistant.evaluation import evaluate, format_report, load_qa
+
+    items = load_qa(qa_file)[:limit]
+    settings = _settings(ctx, llm__backend=backend, llm__model=model)
+    with tempfile.TemporaryDirectory(prefix="assistant-eval-") as tmp:
+        if articles is not None:
+            settings = settings.model_copy(update={"index_dir": Path(tmp) / "index"})
+            report = Assistant(settings).build_index([articles], progress=True)
+            click.echo(
+                f"indexed {len(report.added)} articles ({report.chunks_embedded} chunks) "
+                f"from {articles}; {len(report.rejected)} rejected",
+                err=True,
+            )
+        assistant = Assistant(settings)
+        result = evaluate(
+            assistant,
+            items,
+            k=k,
+            answers=not no_answers,
+            progress=lambda xs: tqdm(xs, desc="Evaluating", unit="question"),
+        )
+    click.echo(format_report(result))
+    if out is not None:
+        out.write_text(json.dumps(result.to_json(), ensure_ascii=False, indent=2) + "\n")
+        click.echo(f"results written to {out}")

@@ -1,0 +1,82 @@
+"""Embedding backends: the packaged MiniLM (sentence-transformers) and its int8 ONNX twin."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant import Assistant
+from assistant.embeddings import Embedder, model_path
+from assistant.errors import AssistantError
+
+INT8 = "all-MiniLM-L6-v2-int8"
+TEXTS = [
+    "Russia fired 76 missiles at Ukraine's power grid; 60 were shot down, the air force said.",
+    "Kissinger's essay in The Spectator called for a negotiated ceasefire.",
+    "short",
+    "The EU's ninth sanctions package lists 141 individuals and 49 entities. " * 40,  # > 256 tok
+    "",
+]
+
+
+@pytest.fixture(scope="module")
+def int8() -> Embedder:
+    return Embedder(INT8, batch_size=2)
+
+
+def test_int8_vectors_are_unit_length_and_match_the_original(
+    int8: Embedder, embedder: Embedder
+) -> None:
+    onnx = int8.encode(TEXTS)
+    torch = embedder.encode(TEXTS)
+    assert onnx.shape == (len(TEXTS), 384) and onnx.dtype == np.float32
+    assert int8.dim == 384
+    np.testing.assert_allclose(np.linalg.norm(onnx, axis=1), 1.0, atol=1e-5)
+    # the same model quantised: each vector within 0.99 cosine of the full-precision one
+    assert (onnx * torch).sum(axis=1).min() > 0.99
+
+
+def test_int8_keeps_input_order_across_length_sorted_batches(int8: Embedder) -> None:
+    together = int8.encode(TEXTS)
+    one_by_one = np.stack([int8.encode([t])[0] for t in TEXTS])
+    np.testing.assert_allclose(together, one_by_one, atol=1e-4)
+    assert int8.encode([]).shape == (0, 384)
+
+
+def test_int8_ranks_like_the_original(int8: Embedder, embedder: Embedder) -> None:
+    question = "How many missiles did Russia fire and how many were shot down?"
+    for model in (int8, embedder):
+        scores = model.encode(TEXTS[:4]) @ model.encode([question])[0]
+        assert int(np.argmax(scores)) == 0
+
+
+def test_langchain_interface(int8: Embedder) -> None:
+    docs = int8.embed_documents(TEXTS[:2])
+    assert len(docs) == 2 and len(docs[0]) == 384
+    assert np.allclose(int8.embed_query(TEXTS[0]), docs[0], atol=1e-4)
+
+
+def test_an_index_built_with_int8_answers_and_records_the_model(
+    tmp_path: Path, sample_dir: Path
+) -> None:
+    assistant = Assistant(index_dir=tmp_path / "index", embedding={"model": INT8})
+    assistant.build_index([sample_dir])
+    assert assistant.stats()["embedding_model"] == INT8
+    top = assistant.retrieve("Which magazine published Kissinger's ceasefire essay?", k=3)
+    assert "Spectator" in top[0].chunk.text
+    # vectors of another model are not comparable: the default settings refuse this index
+    with pytest.raises(AssistantError, match="embedding_model"):
+        Assistant(index_dir=tmp_path / "index").retrieve("anything")
+
+
+def test_onnx_folder_path_and_unknown_names(tmp_path: Path) -> None:
+    folder = tmp_path / "onnx-model"
+    folder.mkdir()
+    (folder / "model.onnx").symlink_to(model_path(INT8))
+    (folder / "tokenizer.json").symlink_to(model_path("all-MiniLM-L6-v2") / "tokenizer.json")
+    by_path = Embedder(str(folder)).encode(TEXTS[:2])
+    np.testing.assert_allclose(by_path, Embedder(INT8).encode(TEXTS[:2]), atol=1e-5)
+    with pytest.raises(AssistantError, match="neither a packaged model"):
+        Embedder(str(tmp_path / "missing")).encode(["x"])
