@@ -32,6 +32,9 @@ from assistant.types import Article, IngestReport, Rejected
 
 log = logging.getLogger(__name__)
 
+# Seconds a writer waits for another to finish when the caller gives no lock_timeout.
+LOCK_TIMEOUT = 30.0
+
 
 def article_record(article: Article, chunks: int) -> dict:
     """What the index keeps of an article (the text too, so spans can be shown in context)."""
@@ -52,7 +55,7 @@ def add_paths(
     rebuild: bool = False,
     progress: bool = False,
     embedder: Embedder | None = None,
-    lock_timeout: float = 30.0,
+    lock_timeout: float | None = None,
 ) -> IngestReport:
     """Load the articles under `paths` and add them; `rebuild` starts from an empty index."""
     started = time.perf_counter()
@@ -76,14 +79,14 @@ def add_loaded(
     rebuild: bool = False,
     progress: bool = False,
     embedder: Embedder | None = None,
-    lock_timeout: float = 30.0,
+    lock_timeout: float | None = None,
 ) -> IngestReport:
     """Add already-loaded articles (the UI's uploads come this way)."""
     started = time.perf_counter()
     report = IngestReport(rejected=list(loaded.rejected), warnings=list(loaded.warnings))
     embedder = embedder or Embedder(settings.embedding.model, settings.embedding.batch_size)
     index_dir = Path(settings.index_dir)
-    with write_lock(index_dir, timeout=lock_timeout):
+    with write_lock(index_dir, timeout=LOCK_TIMEOUT if lock_timeout is None else lock_timeout):
         data = None if rebuild else _load_or_none(index_dir, settings)
         if data is None:
             check_index_folder(index_dir)
@@ -172,7 +175,9 @@ def _changed(record: dict, article: Article) -> bool:
     return record["hash"] != article.hash or any(record.get(k) != meta[k] for k in _META)
 
 
-def remove_ids(ids: Iterable[str], settings: Settings, lock_timeout: float = 30.0) -> IngestReport:
+def remove_ids(
+    ids: Iterable[str], settings: Settings, lock_timeout: float | None = None
+) -> IngestReport:
     """Remove articles by id, url, key or file path (a file's path removes all its articles).
 
     Unknown ids are reported as rejected; nothing is written when nothing matched.
@@ -180,7 +185,7 @@ def remove_ids(ids: Iterable[str], settings: Settings, lock_timeout: float = 30.
     started = time.perf_counter()
     report = IngestReport()
     index_dir = Path(settings.index_dir)
-    with write_lock(index_dir, timeout=lock_timeout):
+    with write_lock(index_dir, timeout=LOCK_TIMEOUT if lock_timeout is None else lock_timeout):
         data = load_index(index_dir, settings)
         doomed: dict[str, None] = {}  # ordered set
         for wanted in dict.fromkeys(ids):
