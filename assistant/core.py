@@ -18,6 +18,7 @@ from assistant.chain import History, build_chain
 from assistant.chunking import sentence_spans
 from assistant.citations import finalize
 from assistant.embeddings import Embedder
+from assistant.errors import LLMError
 from assistant.ingest import add_loaded, add_paths, remove_ids
 from assistant.llms import make_llm
 from assistant.retrieval import Filters, retrieve
@@ -135,13 +136,22 @@ class Assistant:
         passages: list[Passage] = []
         raw = ""
         payload = {"question": question, "history": history, "k": k, "filters": filters}
-        for chunk in self.chain.stream(payload):
-            if "passages" in chunk:
-                passages = chunk["passages"]
-                yield Event("sources", passages=tuple(passages))
-            if "answer" in chunk:
-                raw += chunk["answer"]
-                yield Event("token", text=chunk["answer"])
+        try:
+            for chunk in self.chain.stream(payload):
+                if "passages" in chunk:
+                    passages = chunk["passages"]
+                    yield Event("sources", passages=tuple(passages))
+                if "answer" in chunk:
+                    raw += chunk["answer"]
+                    yield Event("token", text=chunk["answer"])
+        except Exception as exc:
+            if not _is_connection_error(exc):
+                raise
+            llm = self.settings.llm
+            raise LLMError(
+                f"cannot reach the {llm.backend} server at {llm.base_url or 'its default URL'} "
+                f"({exc}); start it, fix llm.base_url, or use another llm.backend"
+            ) from exc
         yield Event("answer", answer=finalize(question, raw, passages))
 
     def ask(
@@ -169,6 +179,11 @@ class Assistant:
         scores = vectors[1:] @ vectors[0]
         best = sorted(range(len(candidates)), key=lambda i: -scores[i])[:limit]
         return " ".join(f"{candidates[i][1]} [{candidates[i][0]}]" for i in sorted(best))
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    """Connection failures of the server backends (httpx, openai and ollama name them so)."""
+    return isinstance(exc, ConnectionError) or "Connect" in type(exc).__name__
 
 
 _default: Assistant | None = None
