@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -82,6 +83,8 @@ def iter_files(
                 )
                 continue
             yield root, root.name
+        elif root.exists():
+            result.rejected.append(Rejected(str(root), "not a regular file or folder"))
         else:
             result.rejected.append(Rejected(str(root), "no such file or folder"))
 
@@ -90,19 +93,23 @@ def load_file(path: Path, key: str, result: LoadResult, max_bytes: int = 5_000_0
     """Read one file into `result`; `key` names it in ids and messages."""
     name = str(path)
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            result.rejected.append(
-                Rejected(
-                    name,
-                    f"file is {size:,} bytes, over the {max_bytes:,}-byte limit "
-                    "(raise max_article_bytes or split the file)",
-                )
-            )
+        if not stat.S_ISREG(path.stat().st_mode):  # a pipe or device would block or never end
+            result.rejected.append(Rejected(name, "not a regular file"))
             return
-        data = path.read_bytes()
+        with path.open("rb") as fh:
+            data = fh.read(max_bytes + 1)  # no more than the limit, even if the file grows
     except OSError as exc:
         result.rejected.append(Rejected(name, f"cannot read file: {exc.strerror or exc}"))
+        return
+    if len(data) > max_bytes:
+        size = max(path.stat().st_size, len(data))
+        result.rejected.append(
+            Rejected(
+                name,
+                f"file is {size:,} bytes, over the {max_bytes:,}-byte limit "
+                "(raise max_article_bytes or split the file)",
+            )
+        )
         return
     load_bytes(data, name, key, result)
 

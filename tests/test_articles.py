@@ -272,6 +272,7 @@ def messy(tmp_path: Path) -> Path:
     (root / ".hidden.txt").write_text("Hidden\n\nIgnored.")
     os.symlink(root, root / "nested" / "loop")  # a symlink loop back to the top
     os.symlink(root / "missing.txt", root / "dangling.txt")
+    os.mkfifo(root / "pipe.txt")  # reading it would block forever
     return root
 
 
@@ -306,6 +307,7 @@ def test_bad_inputs_are_each_reported_and_good_ones_loaded(messy):
         "huge.txt": bad["huge.txt"],
         "mixed.jsonl:2": bad["mixed.jsonl:2"],
         "dangling.txt": bad["dangling.txt"],
+        "pipe.txt": "not a regular file",
     }
     assert bad["broken.json"].startswith("malformed JSON at line 1")
     assert "no article text" in bad["nothing.html"]
