@@ -159,6 +159,7 @@ def _looks_binary(text: str, sample: int = 8192) -> bool:
 # Legacy encodings news files come in, most likely first; ties go to the earlier one.
 LEGACY_ENCODINGS = ("cp1252", "cp1251", "cp1250", "koi8_r", "iso8859_15")
 _WORD = re.compile(r"\w+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def decode(data: bytes) -> tuple[str, str | None]:
@@ -226,6 +227,13 @@ def _add(
     source: Any = None,
     url: Any = None,
 ) -> None:
+    values = [v if v is None or isinstance(v, str) else str(v) for v in (title, source, url)]
+    if any(_SURROGATE.search(v) for v in (text, *values) if v):
+        # JSON may escape lone surrogates ("\ud800"); such text cannot be written as UTF-8
+        text, title, source, url = (
+            _SURROGATE.sub("\ufffd", v) if v else v for v in (text, *values)
+        )
+        result.warnings.append(Rejected(name, "invalid Unicode (lone surrogates) replaced"))
     text = _clean(text)
     if not text:
         result.rejected.append(Rejected(name, "no article text found"))

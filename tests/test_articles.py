@@ -338,3 +338,12 @@ def test_a_pickle_is_never_an_article(tmp_path):
     (tmp_path / "data.json").write_bytes(pickle.dumps({"title": "x", "text": "y"}))
     result = load_paths([tmp_path])
     assert result.articles == [] and len(result.rejected) == 1
+
+
+def test_lone_surrogates_from_json_escapes_are_replaced(tmp_path):
+    line = '{"title": "Bad \\ud83d title", "text": "A lone \\ud800 surrogate.", "source": "W"}'
+    result = load_one(tmp_path, "feed.jsonl", line + "\n")
+    (article,) = result.articles
+    assert article.title == "Bad \ufffd title" and article.text == "A lone \ufffd surrogate."
+    assert len(article.hash) == 64  # hashing (and writing) needs encodable text
+    assert [w.reason for w in result.warnings] == ["invalid Unicode (lone surrogates) replaced"]
