@@ -62,6 +62,9 @@ def _split_long(text: str, start: int, end: int, max_chars: int) -> Iterator[tup
 def chunk_article(article: Article, settings: ChunkingSettings) -> list[Chunk]:
     """Pack whole sentences into chunks of at most `max_chars`, overlapping by a few sentences."""
     text = article.text
+    start, end = len(text) - len(text.lstrip()), len(text.rstrip())
+    if 0 < end - start <= settings.max_chars:  # one chunk either way: skip sentence splitting
+        return [Chunk(f"{article.id}:0", article.id, text[start:end], start, end)]
     sentences = [
         piece
         for start, end in sentence_spans(text)

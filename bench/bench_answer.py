@@ -1,0 +1,172 @@
+"""End-to-end answer latency with the local LLM: ours vs a stock LangChain RAG chain.
+
+Both answer the same questions over the sample corpus with the same GGUF model
+(`assistant.models.local_model_path()`), 5 passages of context, greedy decoding, same
+max_tokens and threads:
+
+- ours: `Assistant.stream` (hybrid retrieval, cited-answer prompt with worked examples);
+- stock: `create_retrieval_chain(retriever, create_stuff_documents_chain(ChatLlamaCpp, prompt))`
+  from langchain_classic over a stock FAISS store (RecursiveCharacterTextSplitter(1000, 200),
+  HuggingFaceEmbeddings) with the prompt of LangChain's RAG tutorial.
+
+Time to first answer token and total, per question; the order alternates per question and a
+warm-up question is answered first by each (model load is not counted).
+
+    .venv/bin/python bench/bench_answer.py [--questions 5] [--backend llamacpp]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from _common import sample_corpus, stock_store, summary, table
+
+from assistant import Assistant, Settings
+from assistant.evaluation import contains_answer, load_qa
+from assistant.settings import PROJECT_DIR, SAMPLE_ARTICLES_DIR
+
+QUESTIONS = [0, 4, 6, 10, 15]  # of data/sample/qa.jsonl: numbers, names, dates, places
+WARM_UP = 2
+STOCK_SYSTEM = (
+    "You are an assistant for question-answering tasks. Use the following pieces of retrieved "
+    "context to answer the question. If you don't know the answer, say that you don't know. "
+    "Use three sentences maximum and keep the answer concise.\n\n{context}"
+)
+
+
+def stock_chain(settings: Settings) -> Any:
+    from langchain_classic.chains import create_retrieval_chain
+    from langchain_classic.chains.combine_documents import create_stuff_documents_chain
+    from langchain_community.chat_models import ChatLlamaCpp
+    from langchain_core.prompts import ChatPromptTemplate
+
+    from assistant.models import local_model_path
+
+    llm = ChatLlamaCpp(
+        model_path=str(settings.llm.model or local_model_path()),
+        n_ctx=settings.llm.n_ctx,
+        n_threads=settings.llm.threads or os.cpu_count() or 2,
+        n_batch=512,
+        temperature=settings.llm.temperature,
+        max_tokens=settings.llm.max_tokens,
+        streaming=True,
+        verbose=False,
+    )
+    prompt = ChatPromptTemplate.from_messages([("system", STOCK_SYSTEM), ("human", "{input}")])
+    retriever = stock_store(sample_corpus()).as_retriever(search_kwargs={"k": settings.retrieval.k})
+    return create_retrieval_chain(retriever, create_stuff_documents_chain(llm, prompt))
+
+
+def run_ours(assistant: Assistant, question: str) -> dict:
+    start = time.perf_counter()
+    first, answer = None, None
+    for event in assistant.stream(question):
+        if event.kind == "token" and event.text and first is None:
+            first = time.perf_counter() - start
+        if event.answer is not None:
+            answer = event.answer
+    assert answer is not None
+    return {
+        "first": first,
+        "total": time.perf_counter() - start,
+        "text": answer.text,
+        "citations": len(answer.citations),
+    }
+
+
+def run_stock(chain: Any, question: str) -> dict:
+    start = time.perf_counter()
+    first, text = None, ""
+    for chunk in chain.stream({"input": question}):
+        token = chunk.get("answer")
+        if token:
+            if first is None:
+                first = time.perf_counter() - start
+            text += token
+    return {"first": first, "total": time.perf_counter() - start, "text": text, "citations": 0}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--questions", type=int, default=5)
+    parser.add_argument("--backend", default=None, help="our LLM backend (default: settings)")
+    args = parser.parse_args(argv)
+    overrides: dict[str, Any] = {"llm": {"backend": args.backend}} if args.backend else {}
+    settings = Settings(**overrides)
+    if settings.llm.backend != "llamacpp":
+        print("the stock chain runs the local GGUF: comparing needs llm.backend=llamacpp")
+        return 0
+    items = load_qa(PROJECT_DIR / "data" / "sample" / "qa.jsonl")
+    questions = [items[i] for i in QUESTIONS[: args.questions]]
+    tmp = Path(tempfile.mkdtemp(prefix="bench-answer-"))
+    ours = Assistant(settings.model_copy(update={"index_dir": tmp / "index"}))
+    ours.build_index([SAMPLE_ARTICLES_DIR])
+    stock = stock_chain(settings)
+    print(f"warming up (model load) on: {items[WARM_UP].question}", flush=True)
+    run_ours(ours, items[WARM_UP].question)
+    run_stock(stock, items[WARM_UP].question)
+
+    results: dict[str, list[dict]] = {"ours": [], "stock": []}
+    for n, item in enumerate(questions):
+        order = [("ours", run_ours, ours), ("stock", run_stock, stock)]
+        for name, run, target in order if n % 2 == 0 else order[::-1]:
+            r = run(target, item.question)
+            r["correct"] = contains_answer(r["text"], item.answers)
+            results[name].append(r)
+            print(
+                f"  {name:5} first {r['first'] or 0:5.2f}s total {r['total']:5.2f}s "
+                f"{'right' if r['correct'] else 'wrong'}: {r['text'][:90]!r}",
+                flush=True,
+            )
+    rows = []
+    for name, rs in results.items():
+        rows.append(
+            [
+                name,
+                len(rs),
+                statistics.median(r["first"] or r["total"] for r in rs),
+                max(r["first"] or r["total"] for r in rs),
+                statistics.median(r["total"] for r in rs),
+                max(r["total"] for r in rs),
+                statistics.fmean(len(r["text"]) for r in rs),
+                sum(r["correct"] for r in rs),
+                sum(r["citations"] > 0 for r in rs),
+            ]
+        )
+    print()
+    print(
+        table(
+            [
+                "pipeline",
+                "questions",
+                "first p50 s",
+                "first max s",
+                "total p50 s",
+                "total max s",
+                "chars",
+                "right",
+                "cited",
+            ],
+            rows,
+        )
+    )
+    o, s = rows
+    summary(
+        "bench_answer",
+        f"{len(questions)} questions, local LLM: first token p50 ours {o[2]:.2f}s vs stock "
+        f"{s[2]:.2f}s ({s[2] / o[2]:.2f}x), total p50 {o[4]:.2f}s vs {s[4]:.2f}s "
+        f"({s[4] / o[4]:.2f}x); right {o[7]}/{len(questions)} vs {s[7]}/{len(questions)}",
+        {"ours": results["ours"], "stock": results["stock"]},
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
