@@ -33,7 +33,7 @@ from assistant.errors import (
     IndexMismatchError,
     IndexNotFoundError,
 )
-from assistant.settings import Settings
+from assistant.settings import DEFAULT_INDEX_DIR, Settings
 from assistant.types import Chunk
 
 if TYPE_CHECKING:
@@ -45,6 +45,13 @@ FORMAT_VERSION = 1
 FILES = ("vectors.faiss", "chunks.jsonl", "articles.jsonl")
 HNSW_THRESHOLD = 200_000  # exact search is fast enough below this many chunks
 _VERSION_NAME = re.compile(r"v\d{1,12}")
+
+
+def _build_hint(index_dir: Path) -> str:
+    hint = "build one with `assistant index build ARTICLES_DIR`"
+    if Path(index_dir).resolve() != DEFAULT_INDEX_DIR.resolve():
+        hint += f" (for this folder: `assistant --index {index_dir} index build ARTICLES_DIR`)"
+    return hint
 
 
 def rebuild_hint(index_dir: Path) -> str:
@@ -238,10 +245,7 @@ def load_index(index_dir: Path, settings: Settings | None = None) -> IndexData:
     for attempt in range(3):
         version = current_version(index_dir)
         if version is None:
-            raise IndexNotFoundError(
-                f"no index at {index_dir}; build one with "
-                f"`assistant --index {index_dir} index build ARTICLES_DIR`"
-            )
+            raise IndexNotFoundError(f"no index at {index_dir}; {_build_hint(index_dir)}")
         try:
             return _load_version(index_dir, version, settings)
         except CorruptIndexError:
