@@ -3,6 +3,10 @@
 The model sees sources numbered 1..N. Markers outside that range are removed, `[1, 2]` becomes
 `[1][2]`, a sentence the model left uncited gets the source that contains its words (when one
 clearly does), and the citations list only the sources the final text cites.
+
+Small local models sometimes copy a figure from the wrong passage. A sentence stating a number
+that none of its cited sources (nor the question) contains is dropped; an answer left with
+nothing becomes the refusal.
 """
 
 from __future__ import annotations
@@ -17,46 +21,12 @@ _GROUP = re.compile(r"\[\s*(?:sources?\s*)?(\d+(?:\s*[,;]\s*(?:sources?\s*)?\d+)
 _MARKER = re.compile(r"\[(\d+)\]")
 _SENTENCE_GAP = re.compile(r"((?<=[.!?])\s+)")  # not inside "$1.85" or "U.S.-made"
 _WORD = re.compile(r"\w+")
-_STOP = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "for",
-        "from",
-        "had",
-        "has",
-        "have",
-        "he",
-        "her",
-        "his",
-        "in",
-        "is",
-        "it",
-        "its",
-        "of",
-        "on",
-        "or",
-        "that",
-        "the",
-        "their",
-        "they",
-        "this",
-        "to",
-        "was",
-        "were",
-        "which",
-        "who",
-        "will",
-        "with",
-        "said",
-    ]
+_STOPWORDS = (
+    "a an and are as at be by for from had has have he her his in is it its of on or that the "
+    "their they this to was were which who will with said"
 )
+_STOP = frozenset(_STOPWORDS.split())
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
 def _normalise(text: str) -> str:
@@ -89,6 +59,23 @@ def _attribute(sentence: str, passages: list[Passage]) -> int | None:
     return best
 
 
+def _numbers(text: str) -> set[str]:
+    return {n.replace(",", "") for n in _NUMBER.findall(text)}
+
+
+def _numbers_supported(sentence: str, question: str, passages: list[Passage]) -> bool:
+    """Every number the sentence states is in a source it cites (any source, if uncited)."""
+    claimed = _numbers(_MARKER.sub("", sentence))
+    if not claimed:
+        return True
+    cited = [int(n) for n in _MARKER.findall(sentence)] or range(1, len(passages) + 1)
+    support = _numbers(question)
+    for number in cited:
+        p = passages[number - 1]
+        support |= _numbers(f"{p.chunk.text} {p.title} {p.date or ''}".replace("-", " "))
+    return claimed <= support
+
+
 def finalize(question: str, raw: str, passages: list[Passage]) -> Answer:
     """Clean the model's reply and resolve its markers against `passages` (numbered from 1)."""
     text = _normalise(raw.strip())
@@ -103,7 +90,14 @@ def finalize(question: str, raw: str, passages: list[Passage]) -> Answer:
             if number is not None:
                 end = len(sentence.rstrip(".!?"))
                 pieces[i] = f"{sentence[:end]} [{number}]{sentence[end:]}"
-    text = "".join(pieces)
+    kept = [
+        piece
+        for piece in pieces
+        if not piece.strip() or _numbers_supported(piece, question, passages)
+    ]
+    if not any(_WORD.search(_MARKER.sub("", piece)) for piece in kept):
+        return Answer(question, CANNOT_ANSWER, (), True, tuple(passages))
+    text = "".join(kept)
     text = re.sub(r"[ \t]+([.,;:!?])", r"\1", text)
     text = re.sub(r"(\S)\[", r"\1 [", text)
     text = re.sub(r"\] \[", "][", text)

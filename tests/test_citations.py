@@ -79,6 +79,26 @@ def test_uncited_sentence_without_support_stays_uncited():
     assert not answer.abstained
 
 
+def test_a_number_missing_from_the_cited_source_drops_the_sentence():
+    answer = finalize(
+        "q", "Air defences shot down 30 drones [1]. The cap is 70,000 dollars [2].", _passages()
+    )
+    assert answer.text == "Air defences shot down 30 drones [1]."
+    assert [c.number for c in answer.citations] == [1]
+
+
+def test_an_answer_resting_only_on_unsupported_numbers_is_a_refusal():
+    answer = finalize("q", "The population was around 70,000 people [3].", _passages())
+    assert answer.abstained and answer.citations == ()
+
+
+def test_numbers_from_the_question_and_source_dates_are_supported():
+    answer = finalize(
+        "How many of the 35 drones?", "30 of the 35 drones, on 2022-12-19 [1].", _passages()
+    )
+    assert not answer.abstained and answer.citations
+
+
 def test_refusal_is_recognised_and_carries_no_sources():
     answer = finalize("q", CANNOT_ANSWER + " [1]", _passages())
     assert answer.abstained
