@@ -6,6 +6,7 @@ each `RunnablePassthrough.assign` step emits its key as soon as it has it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,10 @@ from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrou
 from assistant.citations import CANNOT_ANSWER
 from assistant.prompts import answer_prompt, condense_prompt, format_sources, numbers_list
 from assistant.types import Passage
+
+_FOLLOW_UP = re.compile(
+    r"\b(it|its|they|them|their|he|him|his|she|her|that|this|those|these|there|then)\b", re.I
+)
 
 History = Sequence[Any]
 Retrieve = Callable[[str, int | None, Any], list[Passage]]
@@ -66,8 +71,10 @@ def build_chain(
         pairs = history_pairs(x.get("history"))
         if not pairs:
             return x["question"]
-        if llm is None:  # no model to rewrite with: let the last question lend its words
-            return f"{pairs[-1][0]} {x['question']}"
+        if llm is None:  # no model to rewrite with: a follow-up borrows the last question's words
+            question = x["question"]
+            follow_up = _FOLLOW_UP.search(question) or len(question.split()) < 5
+            return f"{pairs[-1][0]} {question}" if follow_up else question
         rewrite = condense_template | llm | StrOutputParser()
         text = rewrite.invoke({"history": _format_history(pairs), "question": x["question"]})
         return text.strip().splitlines()[0].strip() if text.strip() else x["question"]

@@ -15,10 +15,10 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 
 from assistant.chain import History, build_chain
-from assistant.chunking import sentence_spans
 from assistant.citations import finalize
 from assistant.embeddings import Embedder
 from assistant.errors import LLMError
+from assistant.extractive import extract_answer
 from assistant.ingest import add_loaded, add_paths, remove_ids
 from assistant.llms import make_llm
 from assistant.retrieval import Filters, retrieve
@@ -120,7 +120,7 @@ class Assistant:
                 self.retrieve,
                 Path(self.settings.prompts_dir),
                 self.settings.retrieval.min_similarity,
-                self.extract,
+                lambda question, passages: extract_answer(self.embedder, question, passages),
             )
         return self._chain
 
@@ -166,19 +166,6 @@ class Assistant:
             if event.answer is not None:
                 return event.answer
         raise AssertionError("the answer stream ended without an answer")
-
-    def extract(self, question: str, passages: list[Passage], limit: int = 2) -> str:
-        """The no-LLM answer: the sentences closest to the question, each with its marker."""
-        candidates: list[tuple[int, str]] = []
-        for number, passage in enumerate(passages[:3], start=1):
-            text = passage.chunk.text
-            candidates += [(number, text[s:e]) for s, e in sentence_spans(text)]
-        if not candidates:
-            return ""
-        vectors = self.embedder.encode([question] + [s for _, s in candidates])
-        scores = vectors[1:] @ vectors[0]
-        best = sorted(range(len(candidates)), key=lambda i: -scores[i])[:limit]
-        return " ".join(f"{candidates[i][1]} [{candidates[i][0]}]" for i in sorted(best))
 
 
 def _is_connection_error(exc: BaseException) -> bool:
