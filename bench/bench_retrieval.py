@@ -54,14 +54,18 @@ def queries(data: np.ndarray, count: int, seed: int = 1) -> np.ndarray:
     return q / np.linalg.norm(q, axis=1, keepdims=True)
 
 
-def time_search(search, qs: np.ndarray) -> tuple[list[float], list]:
-    search(qs[0])  # warm up
-    times, results = [], []
+def interleaved(searches: dict, qs: np.ndarray) -> tuple[dict, dict]:
+    """Per-query times and results of each search, taking turns query by query."""
+    for search in searches.values():
+        search(qs[0])  # warm up
+    times: dict[str, list[float]] = {name: [] for name in searches}
+    found: dict[str, list] = {name: [] for name in searches}
     for q in qs:
-        start = time.perf_counter()
-        results.append(search(q))
-        times.append(time.perf_counter() - start)
-    return times, results
+        for name, search in searches.items():
+            start = time.perf_counter()
+            found[name].append(search(q))
+            times[name].append(time.perf_counter() - start)
+    return times, found
 
 
 def index_bytes(index) -> int:
@@ -111,48 +115,48 @@ def bench_size(
     if stock:
         with Timer() as t:
             store = stock_store(data)
-        out["stock k=4"] = {"build_s": t.seconds}
-        out["stock k=10"] = {"build_s": t.seconds}
+        out["stock"] = {"build_s": t.seconds}
         print(f"  stock store built in {t.seconds:.1f}s", flush=True)
+    searches = {
+        "flat": lambda q: flat.search(q[None, :], k)[1][0],
+        "flat k=10": lambda q: flat.search(q[None, :], 10)[1][0],
+        "hnsw": lambda q: hnsw.search(q[None, :], k)[1][0],
+    }
+    if store is not None:
+        searches["stock k=4"] = lambda q: store.similarity_search_by_vector(q.tolist(), k=4)
+        searches["stock k=10"] = lambda q: store.similarity_search_by_vector(q.tolist(), k=10)
     for threads in thread_counts:
         faiss.omp_set_num_threads(threads)
-        flat_times, flat_res = time_search(lambda q: flat.search(q[None, :], k)[1][0], qs)
-        rows.append(["flat", threads, n, out["flat"]["build_s"], flat_times, 1.0,
-                     out["flat"]["bytes_per_chunk"]])  # fmt: skip
-        hnsw_times, hnsw_res = time_search(lambda q: hnsw.search(q[None, :], k)[1][0], qs)
+        # round robin over the indexes, query by query, so a busy moment hits them all alike
+        times, found = interleaved(searches, qs)
         recall = float(
             np.mean(
                 [
                     len(set(a[:10]) & set(b[:10])) / 10
-                    for a, b in zip(flat_res, hnsw_res, strict=True)
+                    for a, b in zip(found["flat"], found["hnsw"], strict=True)
                 ]
             )
         )
         out["hnsw"]["recall@10"] = recall
-        rows.append(["hnsw", threads, n, out["hnsw"]["build_s"], hnsw_times, recall,
-                     out["hnsw"]["bytes_per_chunk"]])  # fmt: skip
-        if store is not None:
-            for kk in (4, 10):
-                times, _ = time_search(
-                    lambda q, kk=kk: store.similarity_search_by_vector(q.tolist(), k=kk), qs
-                )
-                rows.append(
-                    [
-                        f"stock k={kk}",
-                        threads,
-                        n,
-                        out[f"stock k={kk}"]["build_s"],
-                        times,
-                        None,
-                        None,
-                    ]
-                )
+        for name in searches:
+            base = name.split()[0]
+            rows.append(
+                [
+                    name,
+                    threads,
+                    n,
+                    out.get(base, out.get(name, {})).get("build_s"),
+                    times[name],
+                    recall if name == "hnsw" else (1.0 if base == "flat" else None),
+                    out[base]["bytes_per_chunk"] if base in ("flat", "hnsw") else None,
+                ]
+            )
     hnsw.reset()  # free the memory before the next size
 
     table_rows = []
     for name, threads, size, build, times, rec, per in rows:
         p50, p95 = percentile(times, 0.5) * 1000, percentile(times, 0.95) * 1000
-        out[name][f"p50_ms[{threads}]"] = p50
+        out.setdefault(name, {})[f"p50_ms[{threads}]"] = p50
         out[name][f"p95_ms[{threads}]"] = p95
         table_rows.append([name, threads, f"{size:,}", build, p50, p95, rec, per])
     for r in table_rows:
