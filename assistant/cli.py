@@ -45,14 +45,17 @@ def _settings(ctx: click.Context, **changes: Any) -> Settings:
     envvar="ASSISTANT_INDEX_DIR",
     help="Index folder (default: the project's index/).",
 )
-@click.option("-v", "--verbose", is_flag=True, help="Log what happens (model loading, embedding).")
+@click.option("-v", "--verbose", is_flag=True, help="Log the libraries' messages too.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress messages (loading, embedding).")
 @click.pass_context
-def main(ctx: click.Context, index: Path | None, verbose: bool) -> None:
+def main(ctx: click.Context, index: Path | None, verbose: bool, quiet: bool) -> None:
     """Answer questions about news articles, citing the passages."""
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    # Our own progress lines (loading models, embedding) go to stderr unless --quiet.
+    logging.getLogger("assistant").setLevel(logging.WARNING if quiet else logging.INFO)
     ctx.obj = {"index": index}
 
 
@@ -196,9 +199,10 @@ def ask(
     settings = _settings(ctx, llm__backend=backend, llm__model=model, llm__base_url=base_url)
     filters = Filters(date_from, date_to, tuple(sources))
     assistant = Assistant(settings)
-    result = None
+    result, streamed = None, ""
     for event in assistant.stream(question, k=k, filters=filters):
         if event.kind == "token" and not as_json:
+            streamed += event.text
             click.echo(event.text, nl=False)
         elif event.answer is not None:
             result = event.answer
@@ -208,8 +212,12 @@ def ask(
         payload.pop("passages")
         click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
         return
+    if result.text.strip() != streamed.strip():
+        # Markers were checked against the sources: show the corrected text once more.
+        click.echo(("\n\n" if streamed else "") + f"Answer: {result.text}", nl=False)
     click.echo("\n")
-    click.echo(f"Answer: {result.text}\n")
+    if result.citations:
+        click.echo("Sources:")
     for c in result.citations:
         meta = ", ".join(x for x in (c.date, c.source) if x)
         click.echo(f"[{c.number}] {c.title}" + (f" ({meta})" if meta else ""))
