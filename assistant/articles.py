@@ -328,12 +328,16 @@ def _load_html(text: str, name: str, key: str, result: LoadResult) -> None:
         raise ValueError(
             f"no article text found in the HTML (only {len(body)} characters of page text)"
         )
+    title = meta.get("title")
+    first, _, rest = body.partition("\n")
+    if title and first.strip() == str(title).strip() and rest.strip():
+        body = rest  # the page's <h1> repeats the title; the title is kept as metadata
     _add(
         result,
         name,
         key,
         body,
-        meta.get("title"),
+        title,
         meta.get("date"),
         meta.get("sitename"),
         meta.get("url"),
