@@ -148,6 +148,7 @@ class EvidenceIndex:
             for name in names - {None, ""}:
                 self.refs.setdefault(str(name), set()).add(aid)
         self._spans: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        self._normalised: list[str] | None = None
 
     def article_ids(self, ref: str) -> set[str]:
         """Articles named by an id, key, url, origin or file name."""
@@ -178,9 +179,14 @@ class EvidenceIndex:
         if item.article:
             articles |= self.record(item.article)
         # Evidence texts found nowhere in the indexed articles cannot be hit: report them.
-        located = [t for t in texts if any(self.spans(aid, t) for aid in self.articles)]
+        located = [t for t in texts if any(normalise(t) in body for body in self._bodies())]
         missing = len(located) < len(texts) or bool(item.article and not articles)
         return Evidence(frozenset(articles), tuple(texts), missing)
+
+    def _bodies(self) -> list[str]:
+        if self._normalised is None:
+            self._normalised = [normalise(str(a.get("text") or "")) for a in self.articles.values()]
+        return self._normalised
 
     def spans(self, article_id: str, text: str) -> list[tuple[int, int]]:
         """Where `text` occurs in the article (ignoring case and spacing)."""
