@@ -24,6 +24,13 @@ _FOLLOW_UP = re.compile(
 )
 
 History = Sequence[Any]
+
+
+def _looks_dependent(question: str) -> bool:
+    """A question with a pronoun, or too short to stand alone, leans on the conversation."""
+    return bool(_FOLLOW_UP.search(question)) or len(question.split()) < 5
+
+
 Retrieve = Callable[[str, int | None, Any], list[Passage]]
 Extract = Callable[[str, list[Passage]], str]
 
@@ -68,16 +75,22 @@ def build_chain(
     condense_template = condense_prompt(prompts_dir)
 
     def standalone(x: dict[str, Any]) -> str:
+        question = x["question"]
         pairs = history_pairs(x.get("history"))
         if not pairs:
-            return x["question"]
-        if llm is None:  # no model to rewrite with: a follow-up borrows the last question's words
-            question = x["question"]
-            follow_up = _FOLLOW_UP.search(question) or len(question.split()) < 5
-            return f"{pairs[-1][0]} {question}" if follow_up else question
-        rewrite = condense_template | llm | StrOutputParser()
-        text = rewrite.invoke({"history": _format_history(pairs), "question": x["question"]})
-        return text.strip().splitlines()[0].strip() if text.strip() else x["question"]
+            return question
+        if llm is not None:
+            rewrite = condense_template | llm | StrOutputParser()
+            text = rewrite.invoke({"history": _format_history(pairs), "question": question})
+            lines = text.strip().splitlines()
+            rewritten = lines[0].strip() if lines else ""
+            if rewritten and not _looks_dependent(rewritten):
+                return rewritten
+        # No model, or it left the reference unresolved: carry the previous question along,
+        # which gives retrieval its words and lets the answering model resolve the reference.
+        if _looks_dependent(question):
+            return f"{question} (follow-up to: {pairs[-1][0]})"
+        return question
 
     def find(x: dict[str, Any]) -> list[Passage]:
         return retrieve(x["standalone"], x.get("k"), x.get("filters"))

@@ -21,7 +21,8 @@ from assistant.types import Passage
 TEMPLATES = {
     "answer_system.txt": {"cannot_answer"},
     "answer_user.txt": {"sources", "numbers", "question"},
-    "condense.txt": {"history", "question"},
+    "condense_system.txt": set(),
+    "condense_user.txt": {"history", "question"},
 }
 
 
@@ -66,7 +67,7 @@ def answer_prompt(folder: Path) -> ChatPromptTemplate:
     system = load_template(folder, "answer_system.txt")
     user = load_template(folder, "answer_user.txt")
     messages: list[tuple[str, str]] = [("system", system)]
-    for example in _examples(folder):
+    for example in _examples(folder, "answer_examples.json", ("sources", "question", "answer")):
         rendered = user.format(
             sources=format_sources(example["sources"]),
             numbers=numbers_list(len(example["sources"])),
@@ -79,20 +80,29 @@ def answer_prompt(folder: Path) -> ChatPromptTemplate:
 
 
 def condense_prompt(folder: Path) -> ChatPromptTemplate:
-    return ChatPromptTemplate.from_messages([("human", load_template(folder, "condense.txt"))])
+    """Rules, two worked rewrites (one resolves a pronoun, one is left alone), the follow-up."""
+    user = load_template(folder, "condense_user.txt")
+    messages: list[tuple[str, str]] = [("system", load_template(folder, "condense_system.txt"))]
+    for example in _examples(
+        folder, "condense_examples.json", ("history", "question", "rewritten")
+    ):
+        rendered = user.format(history=example["history"], question=example["question"])
+        messages += [("human", _escape(rendered)), ("ai", _escape(example["rewritten"]))]
+    messages.append(("human", user))
+    return ChatPromptTemplate.from_messages(messages)
 
 
-def _examples(folder: Path) -> list[dict[str, Any]]:
-    path = folder / "answer_examples.json"
+def _examples(folder: Path, name: str, keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    path = folder / name
     try:
         examples = json.loads(path.read_text(encoding="utf-8"))
-        for example in examples:
-            for key in ("sources", "question", "answer"):
-                example[key]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        missing = [(i, k) for i, ex in enumerate(examples) for k in keys if k not in ex]
+    except (OSError, ValueError, TypeError) as exc:
         raise PromptError(
-            f"{path} must be a JSON list of {{sources, question, answer}} objects: {exc}"
+            f"{path} must be a JSON list of objects with {', '.join(keys)}: {exc}"
         ) from exc
+    if missing:
+        raise PromptError(f"{path}: example {missing[0][0]} lacks the field {missing[0][1]!r}")
     return examples
 
 
