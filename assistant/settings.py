@@ -24,7 +24,7 @@ class _Group(BaseModel):
 
 class ChunkingSettings(_Group):
     max_chars: int = Field(
-        900, ge=100, description="Upper bound on a chunk's length in characters."
+        600, ge=100, description="Upper bound on a chunk's length in characters."
     )
     overlap_sentences: int = Field(
         1, ge=0, le=5, description="Sentences repeated from the previous chunk, for context."
@@ -42,16 +42,16 @@ class EmbeddingSettings(_Group):
 class RetrievalSettings(_Group):
     k: int = Field(5, ge=1, le=50, description="Passages given to the model.")
     fetch_k: int = Field(
-        50, ge=1, description="Candidates taken from each retriever before fusion."
+        20, ge=1, description="Candidates taken from each retriever before fusion."
     )
     per_article: int = Field(2, ge=1, description="At most this many passages from one article.")
-    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
+    rrf_k: int = Field(20, ge=1, description="Reciprocal-rank-fusion constant.")
     bm25_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in fusion.")
     dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in fusion.")
     mmr: bool = Field(False, description="Diversify passages with maximal marginal relevance.")
     mmr_lambda: float = Field(0.7, ge=0, le=1, description="MMR trade-off: 1 = relevance only.")
     min_similarity: float = Field(
-        0.2,
+        0.34,
         description="If no passage has a cosine similarity above this, abstain without the LLM.",
     )
 

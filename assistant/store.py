@@ -136,7 +136,7 @@ def empty_index(dim: int, size_hint: int = 0) -> faiss.Index:
     if size_hint >= HNSW_THRESHOLD:
         index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = 80
-        index.hnsw.efSearch = 96
+        index.hnsw.efSearch = 200  # recall@10 was 0.92 at 1M chunks with 96
         return index
     return faiss.IndexFlatIP(dim)
 
