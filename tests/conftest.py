@@ -11,8 +11,6 @@ from assistant import Assistant, Settings
 from assistant.embeddings import Embedder
 from assistant.settings import SAMPLE_ARTICLES_DIR
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-
 
 @pytest.fixture(scope="session")
 def sample_dir() -> Path:
