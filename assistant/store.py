@@ -44,6 +44,7 @@ FORMAT = "news-assistant-index"
 FORMAT_VERSION = 1
 FILES = ("vectors.faiss", "chunks.jsonl", "articles.jsonl")
 HNSW_THRESHOLD = 200_000  # exact search is fast enough below this many chunks
+HNSW_EF_SEARCH = 200  # recall@10 was 0.92 at 1M synthetic chunks with 96
 _VERSION_NAME = re.compile(r"v\d{1,12}")
 
 
@@ -136,7 +137,7 @@ def empty_index(dim: int, size_hint: int = 0) -> faiss.Index:
     if size_hint >= HNSW_THRESHOLD:
         index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = 80
-        index.hnsw.efSearch = 200  # recall@10 was 0.92 at 1M chunks with 96
+        index.hnsw.efSearch = HNSW_EF_SEARCH
         return index
     return faiss.IndexFlatIP(dim)
 

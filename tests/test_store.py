@@ -415,7 +415,8 @@ def test_hnsw_above_the_threshold_and_flat_again_below(index_copy, tmp_path, mon
     data = load_index(index_copy)
     assert type(data.vectors).__name__ == "IndexHNSWFlat"
     assert data.manifest["faiss_index"] == "IndexHNSWFlat"
-    assert data.vectors.hnsw.efSearch == 96 and data.vectors.ntotal == chunks + 2
+    assert data.vectors.hnsw.efSearch == store_module.HNSW_EF_SEARCH
+    assert data.vectors.ntotal == chunks + 2
     assert assistant.retrieve("How many llamas were counted?", k=1)[0].title == "Llama census"
     assert assistant.retrieve("Kherson market shelling", k=1)[0].title.startswith("Shelling")
     assistant.remove_articles(["llama.txt", "tram.txt"])
