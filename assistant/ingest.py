@@ -25,6 +25,7 @@ from assistant.store import (
     expected_manifest,
     load_index,
     rebuild_hint,
+    uses_hnsw,
     write_index,
     write_lock,
 )
@@ -256,10 +257,12 @@ def _append(
         data.articles[article.id] = article_record(article, len(pieces))
         chunks.extend(pieces)
         texts.extend(embedding_text(article, c) for c in pieces)
+    import faiss
+
     log.info("embedding %d chunks from %d articles", len(texts), len(articles))
     vectors = embedder.encode(texts, progress=progress)
     size = len(data.chunks) + len(chunks)
-    if type(data.vectors) is not type(empty_index(data.dim, size)):
+    if isinstance(data.vectors, faiss.IndexHNSWFlat) != uses_hnsw(size):
         old = data.all_vectors()
         data.vectors = empty_index(data.dim, size)
         data.vectors.add(old)

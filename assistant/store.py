@@ -130,11 +130,16 @@ def check_index_folder(index_dir: Path) -> None:
         )
 
 
+def uses_hnsw(size: int) -> bool:
+    """Whether an index of `size` chunks should be HNSW rather than exact (flat)."""
+    return size >= HNSW_THRESHOLD
+
+
 def empty_index(dim: int, size_hint: int = 0) -> faiss.Index:
     """A flat inner-product index for small collections, HNSW above `HNSW_THRESHOLD`."""
     import faiss
 
-    if size_hint >= HNSW_THRESHOLD:
+    if uses_hnsw(size_hint):
         index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = 80
         index.hnsw.efSearch = HNSW_EF_SEARCH
