@@ -6,13 +6,15 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import click
 
 from assistant.errors import AssistantError
-from assistant.settings import Settings
+from assistant.settings import LLMSettings, Settings
 from assistant.types import IngestReport
+
+BACKENDS = click.Choice(get_args(LLMSettings.model_fields["backend"].annotation))
 
 
 class _Group(click.Group):
@@ -168,7 +170,7 @@ def index_verify(ctx: click.Context) -> None:
 @click.option("-k", type=int, help="Passages to retrieve.")
 @click.option(
     "--backend",
-    type=click.Choice(["llamacpp", "openai", "ollama", "passages"]),
+    type=BACKENDS,
     help="LLM backend (default: the bundled local model).",
 )
 @click.option("--model", help="Model name (openai/ollama) or GGUF path (llamacpp).")
@@ -231,7 +233,7 @@ def ask(
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=7860, show_default=True, type=int)
 @click.option("--auth", envvar="ASSISTANT_AUTH", help="user:password to require a login.")
-@click.option("--backend", type=click.Choice(["llamacpp", "openai", "ollama", "passages"]))
+@click.option("--backend", type=BACKENDS)
 @click.pass_context
 def ui(ctx: click.Context, host: str, port: int, auth: str | None, backend: str | None) -> None:
     """Start the Gradio chat UI (the same as `python ui.py`)."""
@@ -270,7 +272,7 @@ def ui(ctx: click.Context, host: str, port: int, auth: str | None, backend: str 
 )
 @click.option(
     "--backend",
-    type=click.Choice(["llamacpp", "openai", "ollama", "passages"]),
+    type=BACKENDS,
     help="LLM backend for the answers (default: the configured one).",
 )
 @click.option("--model", help="Model name (openai/ollama) or GGUF path (llamacpp).")
