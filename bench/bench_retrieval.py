@@ -164,6 +164,19 @@ def bench_size(
     return table_rows, out
 
 
+HEADERS = [
+    "index",
+    "threads",
+    "chunks",
+    "build s",
+    "p50 ms",
+    "p95 ms",
+    "recall@10",
+    "B/chunk",
+    "p50 vs flat",
+]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000", help="e.g. 10000,100000,1000000")
@@ -195,17 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         rows += size_rows
         print(
             table(
-                [
-                    "index",
-                    "threads",
-                    "chunks",
-                    "build s",
-                    "p50 ms",
-                    "p95 ms",
-                    "recall@10",
-                    "B/chunk",
-                    "p50 vs flat",
-                ],
+                HEADERS,
                 size_rows,
             ),
             flush=True,
@@ -213,17 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\nAll sizes")
     print(
         table(
-            [
-                "index",
-                "threads",
-                "chunks",
-                "build s",
-                "p50 ms",
-                "p95 ms",
-                "recall@10",
-                "B/chunk",
-                "p50 vs flat",
-            ],
+            HEADERS,
             rows,
         )
     )

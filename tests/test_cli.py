@@ -9,18 +9,13 @@ from click.testing import CliRunner
 from assistant.cli import main
 
 
+def _ask(index, *args: str):
+    """`assistant --index INDEX ask --backend passages ARGS...`"""
+    return CliRunner().invoke(main, ["--index", str(index), "ask", "--backend", "passages", *args])
+
+
 def test_ask_prints_the_answer_and_numbered_sources(index_copy):
-    result = CliRunner().invoke(
-        main,
-        [
-            "--index",
-            str(index_copy),
-            "ask",
-            "--backend",
-            "passages",
-            "How many people were killed by shelling in central Kherson?",
-        ],
-    )
+    result = _ask(index_copy, "How many people were killed by shelling in central Kherson?")
     assert result.exit_code == 0, result.output
     assert "Kherson" in result.output.split("Sources:")[0]
     assert "[1] Shelling of Central Kherson Kills 10 on Christmas Eve" in result.output
@@ -28,18 +23,7 @@ def test_ask_prints_the_answer_and_numbered_sources(index_copy):
 
 
 def test_ask_json_has_citations_with_spans(index_copy):
-    result = CliRunner().invoke(
-        main,
-        [
-            "--index",
-            str(index_copy),
-            "ask",
-            "--backend",
-            "passages",
-            "--json",
-            "What is the price cap on Russian seaborne crude oil?",
-        ],
-    )
+    result = _ask(index_copy, "--json", "What is the price cap on Russian seaborne crude oil?")
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
     assert payload["abstained"] is False
@@ -60,19 +44,7 @@ def test_ask_json_has_citations_with_spans(index_copy):
 
 
 def test_ask_with_filters_that_match_nothing_abstains(index_copy):
-    result = CliRunner().invoke(
-        main,
-        [
-            "--index",
-            str(index_copy),
-            "ask",
-            "--backend",
-            "passages",
-            "--source",
-            "Nobody",
-            "What happened in Kyiv?",
-        ],
-    )
+    result = _ask(index_copy, "--source", "Nobody", "What happened in Kyiv?")
     assert result.exit_code == 0, result.output
     assert "do not contain the answer" in result.output
 
