@@ -40,7 +40,7 @@ class Assistant:
         """`chat_model`: any LangChain chat model, used instead of the `llm` settings' backend."""
         self.settings = resolve_settings(settings, **overrides)
         self._chat_model = chat_model
-        self.embedder = Embedder(self.settings.embedding.model, self.settings.embedding.batch_size)
+        self.embedder = Embedder.from_settings(self.settings.embedding)
         self._data: IndexData | None = None
         self._lock = threading.Lock()
         self._chain = None

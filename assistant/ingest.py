@@ -85,7 +85,7 @@ def add_loaded(
     """Add already-loaded articles (the UI's uploads come this way)."""
     started = time.perf_counter()
     report = IngestReport(rejected=list(loaded.rejected), warnings=list(loaded.warnings))
-    embedder = embedder or Embedder(settings.embedding.model, settings.embedding.batch_size)
+    embedder = embedder or Embedder.from_settings(settings.embedding)
     index_dir = Path(settings.index_dir)
     with write_lock(index_dir, timeout=LOCK_TIMEOUT if lock_timeout is None else lock_timeout):
         data = None if rebuild else _load_or_none(index_dir, settings)

@@ -36,7 +36,14 @@ class EmbeddingSettings(_Group):
         "all-MiniLM-L6-v2",
         description="sentence-transformers model: a packaged name (see embeddings.py) or a path.",
     )
-    batch_size: int = Field(64, ge=1, description="Texts encoded per batch.")
+    batch_size: int = Field(
+        16, ge=1, description="Texts per batch (small batches pad less and suit 2 cores)."
+    )
+    precision: Literal["auto", "float32", "bfloat16"] = Field(
+        "auto",
+        description="Arithmetic of the sentence-transformers model; auto = bfloat16 where the "
+        "CPU has native bf16 (AVX512-BF16), else float32.",
+    )
 
 
 class RetrievalSettings(_Group):

@@ -57,8 +57,8 @@ SAMPLE_QA = PROJECT_DIR / "data" / "sample" / "qa.jsonl"
 class CachedEmbedder(Embedder):
     """Remembers query vectors, so re-ranking sweeps embed each question once."""
 
-    def __init__(self, name: str, batch_size: int = 64) -> None:
-        super().__init__(name, batch_size)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.cache: dict[str, Any] = {}
 
     def encode(self, texts: list[str], progress: bool = False) -> Any:
@@ -72,7 +72,7 @@ class CachedEmbedder(Embedder):
 def build(records: list[dict], where: Path, **overrides: Any) -> tuple[Assistant, float]:
     """Our index of `records` in `where`; returns the assistant and the build seconds."""
     assistant = Assistant(index_dir=where / "index", llm={"backend": "passages"}, **overrides)
-    assistant.embedder = CachedEmbedder(assistant.embedder.name, assistant.embedder.batch_size)
+    assistant.embedder = CachedEmbedder.from_settings(assistant.settings.embedding)
     with Timer() as t:
         report = assistant.build_index([write_articles(records, where / "articles")])
     assert not report.rejected, report.rejected[:3]

@@ -80,3 +80,19 @@ def test_onnx_folder_path_and_unknown_names(tmp_path: Path) -> None:
     np.testing.assert_allclose(by_path, Embedder(INT8).encode(TEXTS[:2]), atol=1e-5)
     with pytest.raises(AssistantError, match="neither a packaged model"):
         Embedder(str(tmp_path / "missing")).encode(["x"])
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_blocks_in_parallel_keep_input_order_and_match_one_by_one(precision: str) -> None:
+    # batch_size 2 splits TEXTS into length-sorted blocks spread over threads; each row must
+    # still be the vector of its own text
+    embedder = Embedder("all-MiniLM-L6-v2", batch_size=2, precision=precision)
+    together = embedder.encode(TEXTS, progress=True)
+    alone = np.vstack(
+        [Embedder("all-MiniLM-L6-v2", precision="float32").encode([t]) for t in TEXTS]
+    )
+    assert together.shape == (len(TEXTS), 384) and together.dtype == np.float32
+    cosines = (together * alone).sum(axis=1)
+    assert cosines.min() > (0.9999 if precision == "float32" else 0.999), cosines
+    # and a different text's vector is clearly not a match (so the check above can fail)
+    assert (together[0] * alone[1]).sum() < 0.9
