@@ -152,7 +152,7 @@ class OnnxEncoder:
         if show_progress_bar:
             from tqdm import tqdm
 
-            bar = tqdm(total=len(ids), desc="Batches", unit="text")
+            bar = tqdm(total=len(ids), desc="Embedding", unit="chunk")
         try:
             for batch, vectors in zip(batches, results, strict=True):
                 out[batch] = vectors

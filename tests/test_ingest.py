@@ -450,7 +450,7 @@ def _writing(index: Path) -> Callable[[], bool]:
 
 
 def _embedding(log: Path) -> Callable[[], bool]:
-    return lambda: log.exists() and b"Batches" in log.read_bytes()
+    return lambda: log.exists() and b"Embedding" in log.read_bytes()
 
 
 @pytest.mark.parametrize(
