@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from functools import lru_cache
 
 from assistant.settings import ChunkingSettings
 from assistant.types import Article, Chunk
@@ -16,11 +15,12 @@ from assistant.types import Article, Chunk
 _PARAGRAPH = re.compile(r"\S(?:.*?\S)?(?=\s*\n\s*\n|\s*$)", re.S)
 
 
-@lru_cache(maxsize=1)
-def _segmenter():
-    import pysbd  # rule-based sentence boundaries that know "Mr." and "U.S." are not ends
+def _sentences(paragraph: str) -> list[str]:
+    # sentencex: rule-based (knows "Mr." and "U.S." are not ends), compiled, ~175x pysbd's speed
+    # with the same boundaries on 394 of 398 RealTime QA paragraphs (bench/README.md)
+    import sentencex
 
-    return pysbd.Segmenter(language="en", clean=False)
+    return sentencex.segment("en", paragraph)
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -28,7 +28,7 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     for para in _PARAGRAPH.finditer(text):
         cursor = para.start()
-        for sentence in _segmenter().segment(para.group()):
+        for sentence in _sentences(para.group()):
             piece = sentence.strip()
             if not piece:
                 continue

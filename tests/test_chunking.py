@@ -70,3 +70,17 @@ def test_embedding_text_carries_title_and_date_but_passage_does_not():
     chunk = chunk_article(article, ChunkingSettings())[0]
     assert embedding_text(article, chunk).startswith("Title (2022-12-19)\n")
     assert "Title" not in chunk.text
+
+
+def test_abbreviations_and_quotes_do_not_end_sentences():
+    text = (
+        "The U.S. Senate voted 51-49 on Jan. 5. Sen. Elizabeth Warren objected, Dr. Fauci "
+        'said. "We are done." Then it ended.\n\nA paragraph without a full stop'
+    )
+    assert [text[a:b] for a, b in sentence_spans(text)] == [
+        "The U.S. Senate voted 51-49 on Jan. 5.",
+        "Sen. Elizabeth Warren objected, Dr. Fauci said.",
+        '"We are done."',
+        "Then it ended.",
+        "A paragraph without a full stop",
+    ]
