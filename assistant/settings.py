@@ -27,7 +27,11 @@ class ChunkingSettings(_Group):
         600, ge=100, description="Upper bound on a chunk's length in characters."
     )
     overlap_sentences: int = Field(
-        1, ge=0, le=5, description="Sentences repeated from the previous chunk, for context."
+        0,
+        ge=0,
+        le=5,
+        description="Sentences repeated from the previous chunk. 0: on RealTime QA digests 1 "
+        "gained no MRR and cost 25% more tokens to embed.",
     )
 
 
