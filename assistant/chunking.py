@@ -17,7 +17,7 @@ _PARAGRAPH = re.compile(r"\S(?:.*?\S)?(?=\s*\n\s*\n|\s*$)", re.S)
 
 def _sentences(paragraph: str) -> list[str]:
     # sentencex: rule-based (knows "Mr." and "U.S." are not ends), compiled, ~175x pysbd's speed
-    # with the same boundaries on 394 of 398 RealTime QA paragraphs (bench/README.md)
+    # with the same boundaries on 394 of 398 RealTime QA paragraphs (README, "Why these libraries")
     import sentencex
 
     return sentencex.segment("en", paragraph)

@@ -5,8 +5,8 @@ few thousand topics; queries are perturbed copies of stored vectors, as a questi
 its passage. Uniform random vectors would be an unfairly hard case for HNSW (no structure).
 
 - flat: `faiss.IndexFlatIP`, what `store.empty_index` builds below HNSW_THRESHOLD;
-- hnsw: what it builds at or above HNSW_THRESHOLD (IndexHNSWFlat, M=32, efSearch=96),
-  with recall@10 measured against flat (it should stay >= 0.95);
+- hnsw: what it builds at or above HNSW_THRESHOLD (IndexHNSWFlat, M=32, efSearch
+  HNSW_EF_SEARCH), with recall@10 measured against flat (it should stay >= 0.95);
 - stock: LangChain's `FAISS` vectorstore (flat L2 index + docstore), `similarity_search_by_vector`
   (query embedding left out on every side, so only search is timed).
 
