@@ -156,6 +156,50 @@ def stock_store(records: list[dict], embeddings: Any = None) -> Any:
     return FAISS.from_documents(stock_chunks(records), embeddings or stock_embeddings())
 
 
+STOCK_SYSTEM = (
+    "You are an assistant for question-answering tasks. Use the following pieces of retrieved "
+    "context to answer the question. If you don't know the answer, say that you don't know. "
+    "Use three sentences maximum and keep the answer concise.\n\n{context}"
+)
+
+
+def stock_chain(settings: Any, records: list[dict]) -> Any:
+    """The stock RAG chain: create_retrieval_chain + ChatLlamaCpp over a stock FAISS store."""
+    from langchain_classic.chains import create_retrieval_chain
+    from langchain_classic.chains.combine_documents import create_stuff_documents_chain
+    from langchain_community.chat_models import ChatLlamaCpp
+    from langchain_core.prompts import ChatPromptTemplate
+
+    from assistant.models import local_model_path
+
+    llm = ChatLlamaCpp(
+        model_path=str(settings.llm.model or local_model_path()),
+        n_ctx=settings.llm.n_ctx,
+        n_threads=settings.llm.threads or os.cpu_count() or 2,
+        n_batch=512,
+        temperature=settings.llm.temperature,
+        max_tokens=settings.llm.max_tokens,
+        streaming=True,
+        verbose=False,
+    )
+    prompt = ChatPromptTemplate.from_messages([("system", STOCK_SYSTEM), ("human", "{input}")])
+    retriever = stock_store(records).as_retriever(search_kwargs={"k": settings.retrieval.k})
+    return create_retrieval_chain(retriever, create_stuff_documents_chain(llm, prompt))
+
+
+def run_stock(chain: Any, question: str) -> dict:
+    """Stream one stock answer: first-token and total seconds, and the text."""
+    start = time.perf_counter()
+    first, text = None, ""
+    for chunk in chain.stream({"input": question}):
+        token = chunk.get("answer")
+        if token:
+            if first is None:
+                first = time.perf_counter() - start
+            text += token
+    return {"first": first, "total": time.perf_counter() - start, "text": text, "citations": 0}
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     cells = [[_cell(v) for v in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]

@@ -18,7 +18,6 @@ warm-up question is answered first by each (model load is not counted).
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -26,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import sample_corpus, stock_store, summary, table
+from _common import run_stock, sample_corpus, stock_chain, summary, table
 
 from assistant import Assistant, Settings
 from assistant.evaluation import contains_answer, load_qa
@@ -34,34 +33,6 @@ from assistant.settings import PROJECT_DIR, SAMPLE_ARTICLES_DIR
 
 QUESTIONS = [0, 4, 6, 10, 15]  # of data/sample/qa.jsonl: numbers, names, dates, places
 WARM_UP = 2
-STOCK_SYSTEM = (
-    "You are an assistant for question-answering tasks. Use the following pieces of retrieved "
-    "context to answer the question. If you don't know the answer, say that you don't know. "
-    "Use three sentences maximum and keep the answer concise.\n\n{context}"
-)
-
-
-def stock_chain(settings: Settings) -> Any:
-    from langchain_classic.chains import create_retrieval_chain
-    from langchain_classic.chains.combine_documents import create_stuff_documents_chain
-    from langchain_community.chat_models import ChatLlamaCpp
-    from langchain_core.prompts import ChatPromptTemplate
-
-    from assistant.models import local_model_path
-
-    llm = ChatLlamaCpp(
-        model_path=str(settings.llm.model or local_model_path()),
-        n_ctx=settings.llm.n_ctx,
-        n_threads=settings.llm.threads or os.cpu_count() or 2,
-        n_batch=512,
-        temperature=settings.llm.temperature,
-        max_tokens=settings.llm.max_tokens,
-        streaming=True,
-        verbose=False,
-    )
-    prompt = ChatPromptTemplate.from_messages([("system", STOCK_SYSTEM), ("human", "{input}")])
-    retriever = stock_store(sample_corpus()).as_retriever(search_kwargs={"k": settings.retrieval.k})
-    return create_retrieval_chain(retriever, create_stuff_documents_chain(llm, prompt))
 
 
 def run_ours(assistant: Assistant, question: str) -> dict:
@@ -81,18 +52,6 @@ def run_ours(assistant: Assistant, question: str) -> dict:
     }
 
 
-def run_stock(chain: Any, question: str) -> dict:
-    start = time.perf_counter()
-    first, text = None, ""
-    for chunk in chain.stream({"input": question}):
-        token = chunk.get("answer")
-        if token:
-            if first is None:
-                first = time.perf_counter() - start
-            text += token
-    return {"first": first, "total": time.perf_counter() - start, "text": text, "citations": 0}
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--questions", type=int, default=5)
@@ -108,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-answer-"))
     ours = Assistant(settings.model_copy(update={"index_dir": tmp / "index"}))
     ours.build_index([SAMPLE_ARTICLES_DIR])
-    stock = stock_chain(settings)
+    stock = stock_chain(settings, sample_corpus())
     print(f"warming up (model load) on: {items[WARM_UP].question}", flush=True)
     run_ours(ours, items[WARM_UP].question)
     run_stock(stock, items[WARM_UP].question)

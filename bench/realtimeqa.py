@@ -12,7 +12,8 @@ FAISS.from_documents -> similarity_search), then sweeps what the settings can ch
 - the abstention threshold (RetrievalSettings.min_similarity): the best cosine score for
   questions that have their answer in the index against questions paired with a wrong corpus
   (the sample corpus, and the pool without the question's own passage);
-- answer accuracy with the local LLM on N questions (--answers N).
+- answer accuracy with the local LLM on N questions (--answers N), ours and the stock
+  create_retrieval_chain + ChatLlamaCpp over the same GGUF.
 
     .venv/bin/python bench/realtimeqa.py [--models a,b] [--answers 20] [--quick]
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -32,6 +34,8 @@ from _common import (
     percentile,
     realtimeqa,
     realtimeqa_available,
+    run_stock,
+    stock_chain,
     stock_embeddings,
     summary,
     table,
@@ -43,6 +47,7 @@ from assistant.embeddings import Embedder
 from assistant.evaluation import (
     EvidenceIndex,
     QAItem,
+    contains_answer,
     evaluate,
     first_hit,
     load_qa,
@@ -351,21 +356,37 @@ def main(argv: list[str] | None = None) -> int:
         report = evaluate(llm, [items[i] for i in picked], k=10, answers=True)
         a = report.answers
         results["answers"] = a
-        print(f"\nAnswers with {Settings().llm.backend} on {len(picked)} questions")
-        print(
-            table(
-                ["accuracy", "citation precision", "false rejection", "first token p50", "p50"],
+        rows = [
+            [
+                f"ours ({llm.settings.llm.backend})",
+                a["accuracy"],
+                a["citation_precision"],
+                a["false_rejection_rate"],
+                a["first_token_p50"],
+                a["total_p50"],
+            ]
+        ]
+        if llm.settings.llm.backend == "llamacpp":  # the stock chain runs the same GGUF
+            chain = stock_chain(llm.settings, records)
+            runs = [run_stock(chain, items[i].question) for i in picked]
+            right = [
+                contains_answer(r["text"], items[i].answers)
+                for r, i in zip(runs, picked, strict=True)
+            ]
+            results["answers_stock"] = {"accuracy": sum(right) / len(right), "runs": runs}
+            rows.append(
                 [
-                    [
-                        a["accuracy"],
-                        a["citation_precision"],
-                        a["false_rejection_rate"],
-                        a["first_token_p50"],
-                        a["total_p50"],
-                    ]
-                ],
+                    "stock LangChain",
+                    sum(right) / len(right),
+                    None,  # it cites nothing
+                    None,  # it has no refusal to count
+                    statistics.median(r["first"] or r["total"] for r in runs),
+                    statistics.median(r["total"] for r in runs),
+                ]
             )
-        )
+        print(f"\nAnswers on {len(picked)} questions (local LLM)")
+        head = ["pipeline", "accuracy", "citation precision", "false rejection", "first p50"]
+        print(table([*head, "total p50"], rows))
 
     stock_m = results["stock"]
     summary(
