@@ -63,10 +63,6 @@ def _numbers(text: str) -> set[str]:
     return {n.replace(",", "") for n in _NUMBER.findall(text)}
 
 
-def _support(passage: Passage) -> set[str]:
-    return _numbers(f"{passage.chunk.text} {passage.title} {passage.date or ''}".replace("-", " "))
-
-
 def _numbers_supported(sentence: str, question: str, passages: list[Passage]) -> bool:
     """Every number the sentence states is in a source it cites (any source, if uncited)."""
     claimed = _numbers(_MARKER.sub("", sentence))
@@ -75,24 +71,9 @@ def _numbers_supported(sentence: str, question: str, passages: list[Passage]) ->
     cited = [int(n) for n in _MARKER.findall(sentence)] or range(1, len(passages) + 1)
     support = _numbers(question)
     for number in cited:
-        support |= _support(passages[number - 1])
+        p = passages[number - 1]
+        support |= _numbers(f"{p.chunk.text} {p.title} {p.date or ''}".replace("-", " "))
     return claimed <= support
-
-
-def _recite(sentence: str, question: str, passages: list[Passage]) -> str | None:
-    """The sentence citing the one source that holds all its numbers, when it cited another.
-
-    Small models often put the right figure behind the wrong marker; moving the marker keeps a
-    grounded answer that dropping the sentence would have turned into a refusal.
-    """
-    claimed = _numbers(_MARKER.sub("", sentence)) - _numbers(question)
-    holders = [n for n, p in enumerate(passages, start=1) if claimed <= _support(p)]
-    if len(holders) != 1:
-        return None
-    bare = _MARKER.sub("", sentence).rstrip()
-    end = len(bare.rstrip(".!?"))
-    tail = sentence[len(sentence.rstrip()) :]
-    return f"{bare[:end].rstrip()} [{holders[0]}]{bare[end:]}{tail}"
 
 
 def finalize(question: str, raw: str, passages: list[Passage]) -> Answer:
@@ -109,12 +90,11 @@ def finalize(question: str, raw: str, passages: list[Passage]) -> Answer:
             if number is not None:
                 end = len(sentence.rstrip(".!?"))
                 pieces[i] = f"{sentence[:end]} [{number}]{sentence[end:]}"
-    kept = []
-    for piece in pieces:
-        if piece.strip() and not _numbers_supported(piece, question, passages):
-            piece = _recite(piece, question, passages) if _MARKER.search(piece) else None
-        if piece is not None:
-            kept.append(piece)
+    kept = [
+        piece
+        for piece in pieces
+        if not piece.strip() or _numbers_supported(piece, question, passages)
+    ]
     if not any(_WORD.search(_MARKER.sub("", piece)) for piece in kept):
         return Answer(question, CANNOT_ANSWER, (), True, tuple(passages))
     text = "".join(kept)
