@@ -254,7 +254,7 @@ def test_rebuild_repairs_a_corrupt_index(index_copy, tmp_path):
     ("overrides", "field"),
     [
         ({"chunking": {"max_chars": 500}}, "chunking"),
-        ({"chunking": {"overlap_sentences": 1}}, "chunking"),
+        ({"chunking": {"overlap_sentences": 0}}, "chunking"),
         (
             {"embedding": {"model": "sentence-transformers/paraphrase-MiniLM-L3-v2"}},
             "embedding_model",
