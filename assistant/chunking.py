@@ -71,11 +71,14 @@ def chunk_article(article: Article, settings: ChunkingSettings) -> list[Chunk]:
         for piece in _split_long(text, start, end, settings.max_chars)
     ]
     chunks: list[Chunk] = []
-    i = 0
+    i = fresh = 0  # fresh: the first sentence the previous chunk did not hold
     while i < len(sentences):
         j = i + 1
         while j < len(sentences) and sentences[j][1] - sentences[i][0] <= settings.max_chars:
             j += 1
+        if j <= fresh:  # the repeated sentences leave no room for a new one: drop them
+            i = fresh
+            continue
         start, end = sentences[i][0], sentences[j - 1][1]
         chunks.append(
             Chunk(
@@ -88,7 +91,7 @@ def chunk_article(article: Article, settings: ChunkingSettings) -> list[Chunk]:
         )
         if j >= len(sentences):
             break
-        i = max(j - settings.overlap_sentences, i + 1)
+        i, fresh = max(j - settings.overlap_sentences, i + 1), j
     return chunks
 
 

@@ -84,3 +84,10 @@ def test_abbreviations_and_quotes_do_not_end_sentences():
         "Then it ended.",
         "A paragraph without a full stop",
     ]
+
+
+def test_a_chunk_never_holds_only_repeated_sentences():
+    # the repeated 450-character sentence and the next 500-character one do not fit together
+    text = "A" * 99 + ". " + "B" * 449 + ". " + "C" * 499 + "."
+    chunks = chunk_article(_article(text), ChunkingSettings(max_chars=600, overlap_sentences=1))
+    assert [len(c.text) for c in chunks] == [551, 500]
