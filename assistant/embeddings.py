@@ -26,6 +26,8 @@ from langchain_core.embeddings import Embeddings
 from assistant.errors import AssistantError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import numpy as np
 
     from assistant.settings import EmbeddingSettings
@@ -77,6 +79,38 @@ def _onnx_files(name: str) -> tuple[Path, Path] | None:
     return None
 
 
+def _run_batches(
+    batches: list[list[int]], run: Callable[[list[int]], np.ndarray], dim: int, progress: bool
+) -> np.ndarray:
+    """The vectors of texts `0..n-1`, computed batch by batch with `run` (batch -> vectors).
+
+    Batches run side by side, one per core (each run should use one thread); a single batch,
+    such as a query, runs in the calling thread.
+    """
+    import numpy as np
+    from tqdm import tqdm
+
+    out = np.zeros((sum(len(b) for b in batches), dim), dtype=np.float32)
+    workers = min(os.cpu_count() or 1, 8, len(batches))
+    pool = None
+    if workers > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="embed")
+        results = pool.map(run, batches)
+    else:
+        results = map(run, batches)
+    try:
+        with tqdm(total=len(out), desc="Embedding", unit="chunk", disable=not progress) as bar:
+            for batch, vectors in zip(batches, results, strict=True):
+                out[batch] = vectors
+                bar.update(len(batch))
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    return out
+
+
 class OnnxEncoder:
     """A BERT-style sentence encoder in ONNX: tokenize, run, mean-pool, normalise.
 
@@ -98,7 +132,6 @@ class OnnxEncoder:
         self.session = ort.InferenceSession(
             str(model_file), options, providers=["CPUExecutionProvider"]
         )
-        self.workers = max(1, min(os.cpu_count() or 1, 8))
         self.inputs = {i.name for i in self.session.get_inputs()}
         self.dim = int(self.session.get_outputs()[0].shape[-1])
         self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
@@ -129,8 +162,6 @@ class OnnxEncoder:
     def encode(
         self, texts: list[str], batch_size: int = 64, show_progress_bar: bool = False, **_: Any
     ) -> np.ndarray:
-        import numpy as np
-
         ids = [e.ids for e in self.tokenizer.encode_batch(list(texts))]
         order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
         batches, start = [], 0
@@ -139,31 +170,9 @@ class OnnxEncoder:
             size = max(1, min(batch_size, TOKEN_BUDGET // max(longest, 1)))
             batches.append(order[start : start + size])
             start += size
-        out = np.zeros((len(ids), self.dim), dtype=np.float32)
-        pool = None
-        if len(batches) <= 1 or self.workers == 1:
-            results = (self._run([ids[i] for i in b]) for b in batches)
-        else:
-            from concurrent.futures import ThreadPoolExecutor
-
-            pool = ThreadPoolExecutor(self.workers, thread_name_prefix="onnx-embed")
-            results = pool.map(lambda b: self._run([ids[i] for i in b]), batches)
-        bar = None
-        if show_progress_bar:
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(ids), desc="Embedding", unit="chunk")
-        try:
-            for batch, vectors in zip(batches, results, strict=True):
-                out[batch] = vectors
-                if bar is not None:
-                    bar.update(len(batch))
-        finally:
-            if bar is not None:
-                bar.close()
-            if pool is not None:
-                pool.shutdown()
-        return out
+        return _run_batches(
+            batches, lambda b: self._run([ids[i] for i in b]), self.dim, show_progress_bar
+        )
 
 
 def _max_length(tokenizer_file: Path, default: int = 256) -> int:
@@ -193,6 +202,7 @@ def _load(name: str) -> Any:
     return SentenceTransformer(str(model_path(name)), device="cpu")
 
 
+@lru_cache(maxsize=1)
 def bf16_native() -> bool:
     """Whether this CPU multiplies bfloat16 natively (AVX512-BF16), so bf16 beats float32."""
     import torch
@@ -250,7 +260,6 @@ class Embedder(Embeddings):
         return self.precision == "bfloat16" or (self.precision == "auto" and bf16_native())
 
     def _encode_torch(self, texts: list[str], progress: bool) -> np.ndarray:
-        import numpy as np
         import torch
 
         bf16 = self._bf16()
@@ -266,28 +275,13 @@ class Embedder(Embeddings):
 
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         blocks = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
-        workers = min(os.cpu_count() or 1, 8, len(blocks))
-        if workers == 1 and not progress:
-            return run(order)[np.argsort(order)]
-        from concurrent.futures import ThreadPoolExecutor
-
-        from tqdm import tqdm
-
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
         threads = torch.get_num_threads()
-        if workers > 1:
-            torch.set_num_threads(1)
+        if len(blocks) > 1:
+            torch.set_num_threads(1)  # one block per core instead of one block on all cores
         try:
-            with (
-                ThreadPoolExecutor(workers, thread_name_prefix="embed") as pool,
-                tqdm(total=len(texts), desc="Embedding", unit="chunk", disable=not progress) as bar,
-            ):
-                for block, vectors in zip(blocks, pool.map(run, blocks), strict=True):
-                    out[block] = vectors
-                    bar.update(len(block))
+            return _run_batches(blocks, run, self.dim, progress)
         finally:
             torch.set_num_threads(threads)
-        return out
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.encode(list(texts)).tolist()
