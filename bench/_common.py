@@ -138,7 +138,8 @@ def stock_embeddings() -> Any:
 
 
 def stock_chunks(records: list[dict]) -> list[Any]:
-    """RecursiveCharacterTextSplitter(1000, 200) over the articles, url in the metadata."""
+    """RecursiveCharacterTextSplitter(1000, 200) over the articles; url, title and the chunk's
+    character offset (`start_index`) in the metadata."""
     from langchain_core.documents import Document
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
@@ -146,7 +147,9 @@ def stock_chunks(records: list[dict]) -> list[Any]:
         Document(page_content=r["text"], metadata={"url": r["url"], "title": r["title"]})
         for r in records
     ]
-    splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
+    splitter = RecursiveCharacterTextSplitter(
+        chunk_size=1000, chunk_overlap=200, add_start_index=True
+    )
     return splitter.split_documents(docs)
 
 

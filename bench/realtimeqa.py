@@ -36,6 +36,7 @@ from _common import (
     realtimeqa_available,
     run_stock,
     stock_chain,
+    stock_chunks,
     stock_embeddings,
     summary,
     table,
@@ -113,14 +114,8 @@ def stock(records: list[dict], questions: list[dict], k: int = 10, by: str = "ur
     """The stock pipeline's ranks; a hit is a chunk of the evidence article (by url), or for
     digests a chunk holding at least half of the evidence passage (the rule ours gets)."""
     from langchain_community.vectorstores import FAISS
-    from langchain_core.documents import Document
-    from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    docs = [Document(r["text"], metadata={"url": r["url"]}) for r in records]
-    splitter = RecursiveCharacterTextSplitter(
-        chunk_size=1000, chunk_overlap=200, add_start_index=True
-    )
-    chunks = splitter.split_documents(docs)
+    chunks = stock_chunks(records)
     with Timer() as t:
         store = FAISS.from_documents(chunks, stock_embeddings())
     data = IndexData(
