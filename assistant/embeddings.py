@@ -6,8 +6,9 @@ Vectors are L2-normalised so inner product is cosine similarity.
 
 `all-MiniLM-L6-v2-int8` is the same MiniLM as int8 ONNX, run by onnxruntime with the
 tokenizer of the full-precision package and mean pooling: no torch import, 1 s to load instead
-of 5, about 60% of the memory, vectors within 0.999 cosine of the original. On a CPU with
-native bf16 the default model is the faster of the two (README, "Quality and speed"). The two
+of 5, about 60% of the memory, vectors within 0.999 cosine of the original. Its graph turns the
+int8 weights back into float32 before each matmul, so it saves memory, not arithmetic: on a CPU
+with native bf16 the default model is the faster of the two (README, "Quality and speed"). The two
 models' vectors do not mix in one index, so the index manifest records the model name.
 """
 
