@@ -288,12 +288,14 @@ class Record:
 
 
 def answer_metrics(records: Sequence[Record]) -> dict[str, Any]:
-    """Accuracy, citation precision, rejection rates, answer length and latency."""
+    """Accuracy (of all, and of those not refused), citation precision, rejection rates, answer
+    length and latency."""
     answered = [r for r in records if r.answer is not None]
     graded = [r for r in answered if r.answerable and r.correct is not None]
     answerable = [r for r in answered if r.answerable]
     unanswerable = [r for r in answered if not r.answerable]
     cited = [r for r in answerable if r.has_evidence and not r.abstained]
+    given = [r for r in graded if not r.abstained]
     citations = sum(r.citations for r in cited)
     lengths = [len(r.answer or "") for r in answered if not r.abstained]
     first = [r.first_token_seconds for r in answered if r.first_token_seconds is not None]
@@ -302,6 +304,9 @@ def answer_metrics(records: Sequence[Record]) -> dict[str, Any]:
         "questions": len(answered),
         "accuracy": _share(sum(1 for r in graded if r.correct), len(graded)),
         "graded": len(graded),
+        # selective accuracy: how often an answer the user is given is right
+        "accuracy_answered": _share(sum(1 for r in graded if r.correct), len(given)),
+        "answered": len(given),
         "citation_precision": _share(sum(r.citations_on_evidence for r in cited), citations),
         "citations": citations,
         "rejection_rate": _share(sum(1 for r in unanswerable if r.abstained), len(unanswerable)),
@@ -450,6 +455,10 @@ def format_report(report: Report) -> str:
         rows += [
             ("Answers", f"{a['questions']} questions, backend {report.settings['backend']}"),
             ("  Accuracy", f"{_fmt(a['accuracy'], percent=True)} of {a['graded']}"),
+            (
+                "  Accuracy when answered",
+                f"{_fmt(a['accuracy_answered'], percent=True)} of {a['answered']}",
+            ),
             (
                 "  Citation precision",
                 f"{_fmt(a['citation_precision'], percent=True)} of {a['citations']} citations",

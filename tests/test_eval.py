@@ -79,6 +79,7 @@ def test_answer_metrics_count_each_population_apart() -> None:
     ]  # fmt: skip
     m = answer_metrics(records)
     assert m["accuracy"] == pytest.approx(1 / 3)
+    assert m["accuracy_answered"] == pytest.approx(1 / 2)  # q2's refusal is not counted
     assert m["citation_precision"] == pytest.approx(2 / 3)  # q5's citation is not scored
     assert m["rejection_rate"] == pytest.approx(1 / 2)
     assert m["false_rejection_rate"] == pytest.approx(1 / 3)
