@@ -166,16 +166,27 @@ STOCK_SYSTEM = (
 )
 
 
-def stock_chain(settings: Any, records: list[dict]) -> Any:
-    """The stock RAG chain: create_retrieval_chain + ChatLlamaCpp over a stock FAISS store."""
+def stock_chain(settings: Any, records: list[dict], llm: Any = None) -> Any:
+    """The stock RAG chain: create_retrieval_chain + ChatLlamaCpp over a stock FAISS store.
+
+    Pass an `llm` from `stock_llm` to share one loaded model between chains."""
     from langchain_classic.chains import create_retrieval_chain
     from langchain_classic.chains.combine_documents import create_stuff_documents_chain
-    from langchain_community.chat_models import ChatLlamaCpp
     from langchain_core.prompts import ChatPromptTemplate
+
+    llm = llm or stock_llm(settings)
+    prompt = ChatPromptTemplate.from_messages([("system", STOCK_SYSTEM), ("human", "{input}")])
+    retriever = stock_store(records).as_retriever(search_kwargs={"k": settings.retrieval.k})
+    return create_retrieval_chain(retriever, create_stuff_documents_chain(llm, prompt))
+
+
+def stock_llm(settings: Any) -> Any:
+    """ChatLlamaCpp on our local GGUF, with our generation settings."""
+    from langchain_community.chat_models import ChatLlamaCpp
 
     from assistant.models import local_model_path
 
-    llm = ChatLlamaCpp(
+    return ChatLlamaCpp(
         model_path=str(settings.llm.model or local_model_path()),
         n_ctx=settings.llm.n_ctx,
         n_threads=settings.llm.threads or os.cpu_count() or 2,
@@ -185,9 +196,6 @@ def stock_chain(settings: Any, records: list[dict]) -> Any:
         streaming=True,
         verbose=False,
     )
-    prompt = ChatPromptTemplate.from_messages([("system", STOCK_SYSTEM), ("human", "{input}")])
-    retriever = stock_store(records).as_retriever(search_kwargs={"k": settings.retrieval.k})
-    return create_retrieval_chain(retriever, create_stuff_documents_chain(llm, prompt))
 
 
 def run_stock(chain: Any, question: str) -> dict:

@@ -13,7 +13,8 @@ FAISS.from_documents -> similarity_search), then sweeps what the settings can ch
   questions that have their answer in the index against questions paired with a wrong corpus
   (the sample corpus, and the pool without the question's own passage);
 - answer accuracy with the local LLM on N questions (--answers N), ours and the stock
-  create_retrieval_chain + ChatLlamaCpp over the same GGUF.
+  create_retrieval_chain + ChatLlamaCpp over the same GGUF; then the same questions once more
+  over the pool without their evidence passages, where the right reply is mostly a refusal.
 
     .venv/bin/python bench/realtimeqa.py [--models a,b] [--answers 20] [--quick]
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 import statistics
 import sys
 import tempfile
@@ -38,6 +40,7 @@ from _common import (
     stock_chain,
     stock_chunks,
     stock_embeddings,
+    stock_llm,
     summary,
     table,
     write_articles,
@@ -182,6 +185,58 @@ def threshold_table(
         if frr <= max_frr:
             safe = (t, balanced, frr, rej)
     return rows, best, safe
+
+
+# how the stock prompt's "say that you don't know" comes out
+STOCK_REFUSAL = re.compile(
+    r"\b(don't|do not|does not|doesn't) (know|contain|mention|provide|say|specify)|"
+    r"\bnot (mentioned|provided|specified|stated)\b|\bno (information|mention)\b",
+    re.IGNORECASE,
+)
+
+
+def _kind(text: str, answers: tuple[str, ...], refused: bool) -> str:
+    if contains_answer(text, answers):
+        return "right"
+    return "refused" if refused else "other"
+
+
+def tally(counts: dict[str, dict[str, int]], name: str, kind: str) -> None:
+    row = counts.setdefault(name, {})
+    row[kind] = row.get(kind, 0) + 1
+
+
+def without_evidence(
+    llm: Assistant, records: list[dict], asked: list[QAItem], where: Path, stock_model: Any
+) -> tuple[dict, list[list[Any]]]:
+    """Ask `asked` again over the pool minus their evidence passages.
+
+    Another passage may still hold the answer (then a right answer counts); otherwise the
+    reply should be a refusal, and any other answer is made up or off the mark.
+    """
+    gone = {ref for item in asked for ref in item.evidence}
+    rest = [r for r in records if r["url"] not in gone]
+    pool, _ = build(rest, where)
+    ours_llm = Assistant(pool.settings.model_copy(update={"llm": llm.settings.llm}))
+    ours_llm.embedder = llm.embedder
+    counts: dict[str, dict[str, int]] = {}
+    replies: dict[str, list[str]] = {"ours": [], "stock": []}
+    for item in asked:
+        reply = ours_llm.ask(item.question)
+        replies["ours"].append(reply.text)
+        tally(counts, "ours", _kind(reply.text, item.answers, reply.abstained))
+    if stock_model is not None:
+        chain = stock_chain(llm.settings, rest, stock_model)
+        for item in asked:
+            text = run_stock(chain, item.question)["text"]
+            replies["stock"].append(text)
+            refused = bool(STOCK_REFUSAL.search(text))
+            tally(counts, "stock", _kind(text, item.answers, refused))
+    rows = [
+        [name, c.get("right", 0), c.get("refused", 0), c.get("other", 0)]
+        for name, c in counts.items()
+    ]
+    return {"passages_removed": len(gone), "counts": counts, "replies": replies}, rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -355,14 +410,17 @@ def main(argv: list[str] | None = None) -> int:
             [
                 f"ours ({llm.settings.llm.backend})",
                 a["accuracy"],
+                a["accuracy_answered"],
                 a["citation_precision"],
                 a["false_rejection_rate"],
                 a["first_token_p50"],
                 a["total_p50"],
             ]
         ]
+        stock_model = None
         if llm.settings.llm.backend == "llamacpp":  # the stock chain runs the same GGUF
-            chain = stock_chain(llm.settings, records)
+            stock_model = stock_llm(llm.settings)
+            chain = stock_chain(llm.settings, records, stock_model)
             runs = [run_stock(chain, items[i].question) for i in picked]
             right = [
                 contains_answer(r["text"], items[i].answers)
@@ -373,6 +431,7 @@ def main(argv: list[str] | None = None) -> int:
                 [
                     "stock LangChain",
                     sum(right) / len(right),
+                    sum(right) / len(right),  # it answers every question
                     None,  # it cites nothing
                     None,  # it has no refusal to count
                     statistics.median(r["first"] or r["total"] for r in runs),
@@ -380,8 +439,14 @@ def main(argv: list[str] | None = None) -> int:
                 ]
             )
         print(f"\nAnswers on {len(picked)} questions (local LLM)")
-        head = ["pipeline", "accuracy", "citation precision", "false rejection", "first p50"]
-        print(table([*head, "total p50"], rows))
+        head = ["pipeline", "accuracy", "when answered", "citation precision", "false rejection"]
+        print(table([*head, "first p50", "total p50"], rows))
+
+        asked = [items[i] for i in picked]
+        missing, rows = without_evidence(llm, records, asked, tmp / "missing", stock_model)
+        results["answers_without_evidence"] = missing
+        print(f"\nThe same {len(asked)} questions with their evidence passages removed")
+        print(table(["pipeline", "right anyway", "refused", "other answer"], rows))
 
     stock_m = results["stock"]
     summary(
