@@ -63,7 +63,7 @@ def numbers_list(count: int) -> str:
 
 
 def answer_prompt(folder: Path) -> ChatPromptTemplate:
-    """System rules, worked examples (cited answers and a refusal), then the question."""
+    """System rules, worked examples (one cited answer, one refusal), then the question."""
     system = load_template(folder, "answer_system.txt")
     user = load_template(folder, "answer_user.txt")
     messages: list[tuple[str, str]] = [("system", system)]
