@@ -20,11 +20,9 @@ def test_answer_prompt_has_rules_examples_and_valid_numbers():
     )
     roles = [m.type for m in messages]
     assert roles[0] == "system" and roles[-1] == "human"
-    assert roles[1:-1] == ["human", "ai"] * (len(roles[1:-1]) // 2)  # worked examples
+    assert roles.count("ai") == 2  # one cited answer, one refusal
     assert CANNOT_ANSWER in messages[0].content
-    examples = [m.content for m in messages if m.type == "ai"]
-    assert CANNOT_ANSWER in examples  # the model is shown a refusal...
-    assert any(e.endswith("[1].") for e in examples)  # ...and a cited answer
+    assert any(m.content == CANNOT_ANSWER for m in messages if m.type == "ai")
     last = messages[-1].content
     assert "[1] T (2022-12-01)\nBody {x}." in last  # braces in articles are kept as data
     assert "Valid source numbers: [1]" in last
