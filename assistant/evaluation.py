@@ -296,16 +296,17 @@ def answer_metrics(records: Sequence[Record]) -> dict[str, Any]:
     unanswerable = [r for r in answered if not r.answerable]
     cited = [r for r in answerable if r.has_evidence and not r.abstained]
     given = [r for r in graded if not r.abstained]
+    right = sum(1 for r in graded if r.correct)
     citations = sum(r.citations for r in cited)
     lengths = [len(r.answer or "") for r in answered if not r.abstained]
     first = [r.first_token_seconds for r in answered if r.first_token_seconds is not None]
     total = [r.total_seconds for r in answered if r.total_seconds is not None]
     return {
         "questions": len(answered),
-        "accuracy": _share(sum(1 for r in graded if r.correct), len(graded)),
+        "accuracy": _share(right, len(graded)),
         "graded": len(graded),
         # selective accuracy: how often an answer the user is given is right
-        "accuracy_answered": _share(sum(1 for r in graded if r.correct), len(given)),
+        "accuracy_answered": _share(right, len(given)),
         "answered": len(given),
         "citation_precision": _share(sum(r.citations_on_evidence for r in cited), citations),
         "citations": citations,

@@ -27,6 +27,7 @@ import re
 import statistics
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -201,9 +202,8 @@ def _kind(text: str, answers: tuple[str, ...], refused: bool) -> str:
     return "refused" if refused else "other"
 
 
-def tally(counts: dict[str, dict[str, int]], name: str, kind: str) -> None:
-    row = counts.setdefault(name, {})
-    row[kind] = row.get(kind, 0) + 1
+def stock_kind(text: str, answers: tuple[str, ...]) -> str:
+    return _kind(text, answers, bool(STOCK_REFUSAL.search(text)))
 
 
 def without_evidence(
@@ -219,23 +219,19 @@ def without_evidence(
     pool, _ = build(rest, where)
     ours_llm = Assistant(pool.settings.model_copy(update={"llm": llm.settings.llm}))
     ours_llm.embedder = llm.embedder
-    counts: dict[str, dict[str, int]] = {}
+    counts = {"ours": Counter(), "stock": Counter()}
     replies: dict[str, list[str]] = {"ours": [], "stock": []}
     for item in asked:
         reply = ours_llm.ask(item.question)
         replies["ours"].append(reply.text)
-        tally(counts, "ours", _kind(reply.text, item.answers, reply.abstained))
+        counts["ours"][_kind(reply.text, item.answers, reply.abstained)] += 1
     if stock_model is not None:
         chain = stock_chain(llm.settings, rest, stock_model)
         for item in asked:
             text = run_stock(chain, item.question)["text"]
             replies["stock"].append(text)
-            refused = bool(STOCK_REFUSAL.search(text))
-            tally(counts, "stock", _kind(text, item.answers, refused))
-    rows = [
-        [name, c.get("right", 0), c.get("refused", 0), c.get("other", 0)]
-        for name, c in counts.items()
-    ]
+            counts["stock"][stock_kind(text, item.answers)] += 1
+    rows = [[name, c["right"], c["refused"], c["other"]] for name, c in counts.items() if c]
     return {"passages_removed": len(gone), "counts": counts, "replies": replies}, rows
 
 
@@ -422,18 +418,18 @@ def main(argv: list[str] | None = None) -> int:
             stock_model = stock_llm(llm.settings)
             chain = stock_chain(llm.settings, records, stock_model)
             runs = [run_stock(chain, items[i].question) for i in picked]
-            right = [
-                contains_answer(r["text"], items[i].answers)
-                for r, i in zip(runs, picked, strict=True)
-            ]
-            results["answers_stock"] = {"accuracy": sum(right) / len(right), "runs": runs}
+            kinds = Counter(
+                stock_kind(r["text"], items[i].answers) for r, i in zip(runs, picked, strict=True)
+            )
+            accuracy = kinds["right"] / len(runs)
+            results["answers_stock"] = {"accuracy": accuracy, "runs": runs}
             rows.append(
                 [
                     "stock LangChain",
-                    sum(right) / len(right),
-                    sum(right) / len(right),  # it answers every question
+                    accuracy,
+                    kinds["right"] / max(len(runs) - kinds["refused"], 1),
                     None,  # it cites nothing
-                    None,  # it has no refusal to count
+                    kinds["refused"] / len(runs),  # "I don't know" replies
                     statistics.median(r["first"] or r["total"] for r in runs),
                     statistics.median(r["total"] for r in runs),
                 ]
