@@ -19,7 +19,6 @@ CANNOT_ANSWER = "The articles I have do not contain the answer to this question.
 
 _GROUP = re.compile(r"\[\s*(?:sources?\s*)?(\d+(?:\s*[,;]\s*(?:sources?\s*)?\d+)*)\s*\]", re.I)
 _MARKER = re.compile(r"\[(\d+)\]")
-_SENTENCE_GAP = re.compile(r"((?<=[.!?])\s+)")  # not inside "$1.85" or "U.S.-made"
 _WORD = re.compile(r"\w+")
 _STOPWORDS = (
     "a an and are as at be by for from had has have he her his in is it its of on or that the "
@@ -27,6 +26,22 @@ _STOPWORDS = (
 )
 _STOP = frozenset(_STOPWORDS.split())
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def _pieces(text: str) -> list[str]:
+    """Sentences and the gaps between them, alternating, so that joined they give `text`.
+
+    Boundaries come from the same sentence segmenter as chunking, which knows that "No. 1",
+    "St. George's", "U.S." and "$1.85" do not end a sentence, so a marker never lands inside
+    them."""
+    from assistant.chunking import sentence_spans
+
+    pieces, cursor = [], 0
+    for start, end in sentence_spans(text):
+        pieces += [text[cursor:start], text[start:end]]
+        cursor = end
+    pieces.append(text[cursor:])
+    return pieces
 
 
 def _normalise(text: str) -> str:
@@ -83,7 +98,7 @@ def finalize(question: str, raw: str, passages: list[Passage]) -> Answer:
         return Answer(question, CANNOT_ANSWER, (), True, tuple(passages))
     valid = range(1, len(passages) + 1)
     text = _MARKER.sub(lambda m: m.group(0) if int(m.group(1)) in valid else "", text)
-    pieces = _SENTENCE_GAP.split(text)
+    pieces = _pieces(text)
     for i, sentence in enumerate(pieces):
         if sentence.strip() and not _MARKER.search(sentence):
             number = _attribute(sentence, passages)

@@ -110,3 +110,22 @@ def test_refusal_is_recognised_and_carries_no_sources():
 
 def test_empty_reply_counts_as_refusal():
     assert finalize("q", "   ", _passages()).abstained
+
+
+def _one(text: str) -> list[Passage]:
+    return [Passage(Chunk("a0:0", "a0", text, 0, len(text)), "Sport", None, None, None, 0.5)]
+
+
+def test_markers_never_land_inside_abbreviations():
+    source = (
+        "Georgia defeated the No. 1 Alabama Crimson Tide 33-18 on Saturday. "
+        "The funeral was held at St. George's Chapel in Windsor."
+    )
+    reply = (
+        "Georgia defeated the No. 1 Alabama Crimson Tide 33-18. "
+        "The funeral was held at St. George's Chapel in Windsor."
+    )
+    answer = finalize("q", reply, _one(source))
+    assert "No. 1 Alabama Crimson Tide 33-18 [1]." in answer.text
+    assert "St. George's Chapel in Windsor [1]." in answer.text
+    assert "No [1]" not in answer.text and "St [1]" not in answer.text
