@@ -59,6 +59,31 @@ class RetrievalSettings(_Group):
     rrf_k: int = Field(20, ge=1, description="Reciprocal-rank-fusion constant.")
     bm25_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in fusion.")
     dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in fusion.")
+    context_chars: int = Field(
+        4000,
+        ge=200,
+        description="Most characters of passage text given to the model (the stock LangChain "
+        "chain gives 4 x 1,000); passages are added best first until it is used up.",
+    )
+    max_overlap: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Skip a passage sharing more than this share of its word 3-grams (Jaccard) "
+        "with one already picked: the same wire story on several sites. 1 = keep all.",
+    )
+    lede_weight: float = Field(
+        0.0, ge=0, description="Share of an article's best score given to its opening chunk."
+    )
+    recency_weight: float = Field(
+        0.0, ge=0, description="Weight of the ranking by closeness to the as-of day in fusion."
+    )
+    window_weight: float = Field(
+        0.0,
+        ge=0,
+        description="Fusion bonus for articles inside the window a question names "
+        "('this week', 'yesterday').",
+    )
     mmr: bool = Field(False, description="Diversify passages with maximal marginal relevance.")
     mmr_lambda: float = Field(0.7, ge=0, le=1, description="MMR trade-off: 1 = relevance only.")
     min_similarity: float = Field(
@@ -94,6 +119,11 @@ class Settings(BaseSettings):
     prompts_dir: Path = Field(PROMPTS_DIR, description="Folder holding the prompt templates.")
     max_article_bytes: int = Field(
         5_000_000, ge=1000, description="Larger article files are rejected."
+    )
+    clean_text: bool = Field(
+        True,
+        description="Drop page furniture (menus, notices, related-link lists) from plain-text "
+        "articles before indexing; HTML is always cleaned by trafilatura.",
     )
     chunking: ChunkingSettings = ChunkingSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()

@@ -1,0 +1,103 @@
+"""Ranking after search: context budget, near-duplicate stories, the lede, dates. Real MiniLM,
+real FAISS and BM25 over small hand-written corpora."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from assistant import Assistant, Filters
+
+WIRE = (
+    "Rescue teams pulled 14 miners alive from the flooded Karvina pit on Tuesday after two days "
+    "underground, the mining company said. Pumps lowered the water by three metres overnight, "
+    "and doctors said all of the men were in stable condition."
+)
+
+
+def _index(tmp_path: Path, records: list[dict], **settings) -> Assistant:
+    folder = tmp_path / "articles"
+    folder.mkdir(exist_ok=True)
+    (folder / "news.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    assistant = Assistant(index_dir=tmp_path / "index", llm={"backend": "passages"}, **settings)
+    assistant.build_index([folder])
+    return assistant
+
+
+def _record(n: int, text: str, date: str = "2023-01-10", title: str | None = None) -> dict:
+    return {
+        "title": title or f"Story {n}",
+        "text": text,
+        "date": date,
+        "source": f"Site {n}",
+        "url": f"https://example.org/{n}",
+    }
+
+
+@pytest.fixture(scope="module")
+def copies(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
+    """The same wire story on three sites (slightly edited), and two unrelated stories."""
+    tmp = tmp_path_factory.mktemp("copies")
+    records = [
+        _record(1, WIRE),
+        _record(2, WIRE.replace("the mining company said", "the operator OKD said")),
+        _record(3, "Update: " + WIRE),
+        _record(4, "The Karvina town council voted to rename the main square after a poet."),
+        _record(5, "Flood warnings were lifted along the Oder river on Tuesday evening."),
+    ]
+    return _index(tmp, records)
+
+
+def test_copies_of_one_story_take_one_place(copies: Assistant):
+    question = "How many miners were rescued from the Karvina pit?"
+    passages = copies.retrieve(question, k=5)
+    assert sum("14 miners" in p.chunk.text for p in passages) == 1
+    everything = copies.settings.model_copy(
+        update={"retrieval": copies.settings.retrieval.model_copy(update={"max_overlap": 1.0})}
+    )
+    keep_all = Assistant(everything)
+    keep_all.embedder = copies.embedder
+    assert sum("14 miners" in p.chunk.text for p in keep_all.retrieve(question, k=5)) == 3
+
+
+def test_passages_stop_at_the_context_budget(tmp_path: Path):
+    records = [_record(n, f"{WIRE} Report number {n} from the scene.") for n in range(6)]
+    assistant = _index(tmp_path, records, retrieval={"context_chars": 600, "max_overlap": 1.0})
+    passages = assistant.retrieve("Karvina miners rescued", k=6)
+    assert len(passages) == 2  # each is 269-270 characters: a third would not fit
+    assert sum(len(p.chunk.text) for p in passages) <= 600
+
+
+def test_as_of_hides_later_articles_and_this_week_prefers_recent_ones(tmp_path: Path):
+    records = [
+        _record(1, "The Karvina mine flooded and 14 miners were trapped.", "2023-01-03"),
+        _record(2, "The Karvina mine flooded again; 9 miners were trapped.", "2023-03-14"),
+        _record(3, "Karvina miners trapped by a flood were all rescued.", "2023-03-20"),
+    ]
+    settings = {"retrieval": {"window_weight": 2.0, "per_article": 1}}
+    assistant = _index(tmp_path, records, **settings)
+    question = "How many miners were trapped in Karvina this week?"
+    passages = assistant.retrieve(question, k=3, filters=Filters(as_of="2023-03-15"))
+    assert [p.date for p in passages][0] == "2023-03-14"
+    assert all(p.date <= "2023-03-15" for p in passages)
+    early = assistant.retrieve(question, k=3, filters=Filters(as_of="2023-01-05"))
+    assert [p.date for p in early] == ["2023-01-03"]
+
+
+def test_the_lede_joins_its_article_when_lifted(tmp_path: Path):
+    lede = (
+        "Shelling killed at least 10 people and wounded 55 in central Kherson on Saturday, "
+        "regional officials said."
+    )
+    body = " ".join(
+        f"Paragraph {n} describes the market stalls, the queues for water and the generators "
+        "that shop owners run in the evenings."
+        for n in range(12)
+    )
+    record = _record(1, f"{lede}\n\n{body}", title="Shelling of central Kherson")
+    other = _record(2, "Markets in Odesa reopened with generators humming in the evenings.")
+    lifted = _index(tmp_path, [record, other], retrieval={"lede_weight": 1.0, "per_article": 1})
+    passages = lifted.retrieve("What happened at the market and its generators in Kherson?", k=2)
+    assert passages[0].chunk.start == 0

@@ -1,0 +1,54 @@
+"""Question dates: the as-of day and the windows that phrases such as "this week" name."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from assistant.retrieval import Filters
+from assistant.timeframe import default_as_of, parse_day, timeframe
+
+AS_OF = date(2023, 3, 15)
+
+
+@pytest.mark.parametrize(
+    ("question", "start", "end"),
+    [
+        ("Who resigned yesterday?", date(2023, 3, 14), AS_OF),
+        ("Which bank collapsed this week?", date(2023, 3, 8), AS_OF),
+        ("What did the Fed decide last week?", date(2023, 3, 1), date(2023, 3, 9)),
+        ("What is the latest on the strike?", date(2023, 3, 8), AS_OF),
+        ("What happened last month in Peru?", date(2023, 2, 1), date(2023, 2, 28)),
+        ("How many quakes so far this year?", date(2023, 1, 1), AS_OF),
+    ],
+)
+def test_phrases_become_windows(question: str, start: date, end: date):
+    frame = timeframe(question, AS_OF)
+    assert (frame.start, frame.end) == (start, end)
+    assert frame.contains(start) and frame.contains(end)
+    assert not frame.contains(start.replace(year=2022))
+
+
+def test_a_question_without_a_phrase_has_no_window():
+    frame = timeframe("Who won the 2022 Nobel Peace Prize?", AS_OF)
+    assert frame.start is None and not frame.contains(AS_OF)
+
+
+def test_default_as_of_is_the_newest_article_when_the_index_is_older():
+    assert default_as_of("2022-12-24", today=AS_OF) == date(2022, 12, 24)
+    assert default_as_of("2024-01-01", today=AS_OF) == AS_OF
+    assert default_as_of(None, today=AS_OF) == AS_OF
+
+
+def test_filters_check_their_dates_and_name_the_field():
+    assert Filters(as_of="2023-03-15T10:00").as_of == "2023-03-15"
+    with pytest.raises(ValueError, match="as_of: 'next tuesday' is not a date; use YYYY-MM-DD"):
+        Filters(as_of="next tuesday")
+    assert parse_day(None) is None
+
+
+def test_as_of_hides_later_articles():
+    f = Filters(as_of="2022-12-20")
+    assert f.accepts({"date": "2022-12-20"}) and not f.accepts({"date": "2022-12-21"})
+    assert Filters(date_to="2022-12-18", as_of="2022-12-20").until == "2022-12-18"
