@@ -11,10 +11,12 @@ import os
 import re
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from assistant.articles import LoadResult, load_paths
 from assistant.chunking import chunk_article, embedding_text
+from assistant.cleaning import clean_text
 from assistant.embeddings import Embedder
 from assistant.errors import IndexMismatchError, IndexNotFoundError
 from assistant.settings import Settings
@@ -102,7 +104,10 @@ def add_loaded(
                 f"index at {index_dir} holds {data.dim}-dimensional vectors but "
                 f"{embedder.name} makes {embedder.dim}. {rebuild_hint(index_dir)}"
             )
-        fresh, replaced = _plan(data, loaded.articles, report)
+        articles = loaded.articles
+        if settings.clean_text:
+            articles = [replace(a, text=clean_text(a.text)) for a in articles]
+        fresh, replaced = _plan(data, articles, report)
         if rebuild and not fresh:
             report.warnings.append(
                 Rejected(str(index_dir), "no article to index; the index was left unchanged")
