@@ -80,7 +80,7 @@ def test_as_of_hides_later_articles_and_this_week_prefers_recent_ones(tmp_path: 
     assistant = _index(tmp_path, records, **settings)
     question = "How many miners were trapped in Karvina this week?"
     passages = assistant.retrieve(question, k=3, filters=Filters(as_of="2023-03-15"))
-    assert [p.date for p in passages][0] == "2023-03-14"
+    assert passages[0].date == "2023-03-14"
     assert all(p.date <= "2023-03-15" for p in passages)
     early = assistant.retrieve(question, k=3, filters=Filters(as_of="2023-01-05"))
     assert [p.date for p in early] == ["2023-01-03"]
