@@ -178,6 +178,11 @@ def index_verify(ctx: click.Context) -> None:
 @click.option("--date-from", help="Only articles dated on or after YYYY-MM-DD.")
 @click.option("--date-to", help="Only articles dated on or before YYYY-MM-DD.")
 @click.option("--source", "sources", multiple=True, help="Only articles from this source.")
+@click.option(
+    "--as-of",
+    help="Ask as of YYYY-MM-DD: later articles are left out and 'this week' counts from it "
+    "(default: today, or the newest article's date).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
 @click.pass_context
 def ask(
@@ -190,6 +195,7 @@ def ask(
     date_from: str | None,
     date_to: str | None,
     sources: tuple[str, ...],
+    as_of: str | None,
     as_json: bool,
 ) -> None:
     """Answer QUESTION from the indexed articles and list the cited sources."""
@@ -199,7 +205,10 @@ def ask(
     from assistant.retrieval import Filters
 
     settings = _settings(ctx, llm__backend=backend, llm__model=model, llm__base_url=base_url)
-    filters = Filters(date_from, date_to, tuple(sources))
+    try:
+        filters = Filters(date_from, date_to, tuple(sources), as_of)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
     assistant = Assistant(settings)
     result, streamed = None, ""
     for event in assistant.stream(question, k=k, filters=filters):
@@ -212,6 +221,7 @@ def ask(
     if as_json:
         payload = asdict(result)
         payload.pop("passages")
+        payload["dates"] = list(result.dates)
         click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
         return
     if result.text.strip() != streamed.strip():
@@ -219,7 +229,9 @@ def ask(
         click.echo(("\n\n" if streamed else "") + f"Answer: {result.text}", nl=False)
     click.echo("\n")
     if result.citations:
-        click.echo("Sources:")
+        dates = result.dates
+        span = f" (articles dated {' to '.join(dict.fromkeys((dates[0], dates[-1])))})"
+        click.echo(f"Sources{span if dates else ''}:")
     for c in result.citations:
         meta = ", ".join(x for x in (c.date, c.source) if x)
         click.echo(f"[{c.number}] {c.title}" + (f" ({meta})" if meta else ""))

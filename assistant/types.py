@@ -104,6 +104,11 @@ class Answer:
     abstained: bool
     passages: tuple[Passage, ...] = field(default=(), repr=False)
 
+    @property
+    def dates(self) -> tuple[str, ...]:
+        """The dates of the cited articles, oldest first: what "this week" was drawn from."""
+        return tuple(sorted({c.date for c in self.citations if c.date}))
+
 
 @dataclass(frozen=True)
 class Rejected:

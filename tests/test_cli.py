@@ -17,7 +17,9 @@ def _ask(index, *args: str):
 def test_ask_prints_the_answer_and_numbered_sources(index_copy):
     result = _ask(index_copy, "How many people were killed by shelling in central Kherson?")
     assert result.exit_code == 0, result.output
-    assert "Kherson" in result.output.split("Sources:")[0]
+    answer, sources = result.output.split("Sources (articles dated ")
+    assert "Kherson" in answer
+    assert sources.split(":")[0].endswith("2022-12-25)")  # the Kherson article's date
     assert "[1] Shelling of Central Kherson Kills 10 on Christmas Eve" in result.output
     assert "chars " in result.output
 
@@ -47,6 +49,17 @@ def test_ask_with_filters_that_match_nothing_abstains(index_copy):
     result = _ask(index_copy, "--source", "Nobody", "What happened in Kyiv?")
     assert result.exit_code == 0, result.output
     assert "do not contain the answer" in result.output
+
+
+def test_as_of_leaves_out_later_articles_and_is_checked(index_copy):
+    question = "What did Kissinger propose?"
+    result = _ask(index_copy, "--json", "--as-of", "2022-12-20", question)
+    assert json.loads(result.output)["dates"] == ["2022-12-19"]
+    before = _ask(index_copy, "--as-of", "2022-12-18", question)  # the essay came out on 12-19
+    assert "Kissinger" not in before.output
+    wrong = _ask(index_copy, "--as-of", "yesterday", question)
+    assert wrong.exit_code == 2
+    assert "as_of: 'yesterday' is not a date; use YYYY-MM-DD" in wrong.output
 
 
 def test_missing_index_is_a_clear_error(tmp_path):
