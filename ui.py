@@ -478,8 +478,10 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                             info="Empty: all sources",
                         )
                     with gr.Row():
-                        date_from = gr.Textbox(label="From date", placeholder="YYYY-MM-DD")
-                        date_to = gr.Textbox(label="To date", placeholder="YYYY-MM-DD")
+                        # Every input after the message has a value, so an API caller may
+                        # send the question alone: Client(url).predict(q, api_name="/chat").
+                        date_from = gr.Textbox("", label="From date", placeholder="YYYY-MM-DD")
+                        date_to = gr.Textbox("", label="To date", placeholder="YYYY-MM-DD")
                         gr.Textbox(
                             value=backend_label(settings),
                             label="LLM backend / model",

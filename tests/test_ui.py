@@ -236,6 +236,31 @@ def test_chat_streams_sources_first_then_a_cited_answer(passages_assistant: Assi
         assert "30 of them were destroyed" in sources  # the cited passage itself
 
 
+def readme_api_example() -> str:
+    """The README's gradio_client example, verbatim."""
+    readme = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### HTTP API", 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_readme_api_example_asks_with_the_question_alone(
+    passages_assistant: Assistant, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`Client(url).predict(question, api_name="/chat")`: every other input has a default."""
+    code = readme_api_example()
+    assert 'api_name="/chat"' in code and "http://127.0.0.1:7860/" in code
+    with running(passages_assistant) as url:
+        api = client(url).view_api(print_info=False, return_format="dict")
+        params = api["named_endpoints"]["/chat"]["parameters"]
+        names = [p["parameter_name"] for p in params]
+        assert names == ["message", "k", "date_from", "date_to", "sources"]
+        assert [p["parameter_has_default"] for p in params] == [False, True, True, True, True]
+        exec(code.replace("http://127.0.0.1:7860/", url), {})  # the example, run as printed
+    printed = text_of(capsys.readouterr().out)
+    assert "Sources (" in printed and "[1]" in printed
+    assert "Drones Target Kyiv" in printed
+
+
 def test_follow_up_question_uses_the_conversation(passages_assistant: Assistant) -> None:
     with running(passages_assistant) as url:
         c = client(url)
