@@ -237,17 +237,9 @@ def ask(
 @click.pass_context
 def ui(ctx: click.Context, host: str, port: int, auth: str | None, backend: str | None) -> None:
     """Start the Gradio chat UI (the same as `python ui.py`)."""
-    import importlib.util
+    from assistant.ui import launch
 
-    from assistant.settings import PROJECT_DIR
-
-    # ui.py sits beside the package (the design card's layout), so load it by path.
-    spec = importlib.util.spec_from_file_location("ui", PROJECT_DIR / "ui.py")
-    if spec is None or spec.loader is None:
-        raise click.ClickException(f"{PROJECT_DIR / 'ui.py'} is missing")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.launch(_settings(ctx, llm__backend=backend), host=host, port=port, auth=auth)
+    launch(_settings(ctx, llm__backend=backend), host=host, port=port, auth=auth)
 
 
 @main.command("eval")

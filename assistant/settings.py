@@ -12,10 +12,23 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-DEFAULT_INDEX_DIR = PROJECT_DIR / "index"
-PROMPTS_DIR = PROJECT_DIR / "prompts"
-SAMPLE_ARTICLES_DIR = PROJECT_DIR / "data" / "sample" / "articles"
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = PACKAGE_DIR.parent
+# A source checkout keeps prompts/, the sample articles and the default index/ beside the
+# package. An installed wheel carries the prompts and samples inside the package (pyproject.toml
+# maps them there) and keeps its index in the user's data folder, built from the samples on
+# first use: site-packages is no place to write.
+IN_CHECKOUT = (PROJECT_DIR / "pyproject.toml").is_file() and (PROJECT_DIR / "prompts").is_dir()
+if IN_CHECKOUT:
+    PROMPTS_DIR = PROJECT_DIR / "prompts"
+    SAMPLE_ARTICLES_DIR = PROJECT_DIR / "data" / "sample" / "articles"
+    DEFAULT_INDEX_DIR = PROJECT_DIR / "index"
+else:
+    from platformdirs import user_data_path
+
+    PROMPTS_DIR = PACKAGE_DIR / "bundled" / "prompts"
+    SAMPLE_ARTICLES_DIR = PACKAGE_DIR / "bundled" / "sample_articles"
+    DEFAULT_INDEX_DIR = user_data_path("news-assistant", appauthor=False) / "index"
 
 
 class _Group(BaseModel):

@@ -7,7 +7,6 @@ one `llm` test goes through the bundled local model.
 from __future__ import annotations
 
 import html
-import importlib.util
 import os
 import re
 import socket
@@ -28,14 +27,10 @@ from assistant.types import Citation
 
 
 def load_ui() -> Any:
-    """ui.py sits beside the package, not in it: load it by path (as `assistant ui` does)."""
-    if "ui" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("ui", PROJECT_DIR / "ui.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules["ui"] = module
-    return sys.modules["ui"]
+    """The UI module (`assistant/ui.py`; the top-level `ui.py` only starts it)."""
+    from assistant import ui
+
+    return ui
 
 
 ui = load_ui()
@@ -205,6 +200,7 @@ def test_importing_ui_does_not_import_gradio() -> None:
         "import importlib.util, sys; "
         f"s = importlib.util.spec_from_file_location('ui', {str(PROJECT_DIR / 'ui.py')!r}); "
         "m = importlib.util.module_from_spec(s); s.loader.exec_module(m); "
+        "import assistant.ui; "
         "assert 'gradio' not in sys.modules, 'gradio imported'; "
         "import assistant.cli, assistant.core; "
         "assert 'gradio' not in sys.modules, 'the package imports gradio'"
