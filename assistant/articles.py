@@ -32,6 +32,7 @@ class LoadResult:
     articles: list[Article] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     warnings: list[Rejected] = field(default_factory=list)
+    known: list[str] = field(default_factory=list)  # feed items not fetched: already indexed
 
 
 def article_id(key: str) -> str:
@@ -114,8 +115,10 @@ def load_file(path: Path, key: str, result: LoadResult, max_bytes: int = 5_000_0
     load_bytes(data, name, key, result)
 
 
-def load_bytes(data: bytes, name: str, key: str, result: LoadResult) -> None:
-    """Parse one file's bytes; the format comes from the suffix of `name`."""
+def load_bytes(
+    data: bytes, name: str, key: str, result: LoadResult, suffix: str | None = None
+) -> None:
+    """Parse one file's bytes; the format comes from `suffix`, else from the suffix of `name`."""
     if not data.strip():
         result.rejected.append(Rejected(name, "file is empty"))
         return
@@ -129,7 +132,7 @@ def load_bytes(data: bytes, name: str, key: str, result: LoadResult) -> None:
         return
     if note:
         result.warnings.append(Rejected(name, note))
-    suffix = Path(name).suffix.lower()
+    suffix = (suffix or Path(name).suffix).lower()
     before, rejected_before = len(result.articles), len(result.rejected)
     try:
         if suffix in (".md", ".markdown"):

@@ -100,13 +100,43 @@ def index_build(ctx: click.Context, paths: tuple[Path, ...]) -> None:
 
 
 @index.command("add")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument("sources", nargs=-1, required=True)
 @click.pass_context
-def index_add(ctx: click.Context, paths: tuple[Path, ...]) -> None:
-    """Add new or changed articles; unchanged ones are skipped without embedding."""
-    from assistant.core import Assistant
+def index_add(ctx: click.Context, sources: tuple[str, ...]) -> None:
+    """Add new or changed articles from files, folders, web pages or RSS/Atom feeds (URLs).
 
-    _print_report(Assistant(_settings(ctx)).add_articles(paths, progress=True))
+    Unchanged articles are skipped without embedding; a feed adds the page of every item.
+    """
+    from assistant.articles import load_paths
+    from assistant.core import Assistant
+    from assistant.web import is_url, load_urls
+
+    urls = [s for s in sources if is_url(s)]
+    paths = [Path(s) for s in sources if not is_url(s)]
+    for path in paths:
+        if not path.exists():
+            raise click.BadParameter(f"{path} does not exist", param_hint="SOURCES")
+    settings = _settings(ctx)
+    loaded = load_paths(paths, max_bytes=settings.max_article_bytes)
+    load_urls(urls, settings, result=loaded, progress=True)
+    _print_report(Assistant(settings).add_loaded(loaded, progress=True))
+
+
+@index.command("sync")
+@click.argument("feeds_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def index_sync(ctx: click.Context, feeds_file: Path) -> None:
+    """Add the new items of the RSS/Atom feeds listed in FEEDS_FILE (one URL a line, # notes).
+
+    Items already indexed are not fetched again; run it from cron to follow the feeds.
+    """
+    from assistant.core import Assistant
+    from assistant.web import read_feeds_file
+
+    feeds = read_feeds_file(feeds_file.read_text(encoding="utf-8"), str(feeds_file))
+    if not feeds:
+        raise click.ClickException(f"{feeds_file} lists no feed URL")
+    _print_report(Assistant(_settings(ctx)).sync_feeds(feeds, progress=True))
 
 
 @index.command("remove")

@@ -18,7 +18,7 @@ from langchain_core.language_models import BaseChatModel
 from assistant.chain import History, build_chain
 from assistant.citations import finalize
 from assistant.embeddings import Embedder
-from assistant.errors import LLMError
+from assistant.errors import IndexNotFoundError, LLMError
 from assistant.extractive import extract_answer
 from assistant.ingest import add_loaded, add_paths, remove_ids
 from assistant.llms import make_llm
@@ -93,6 +93,26 @@ class Assistant:
     ) -> IngestReport:
         """Add new and changed articles under `paths`; unchanged ones are not re-embedded."""
         return add_paths(paths, self.settings, progress=progress, embedder=self.embedder)
+
+    def add_urls(self, urls: Iterable[str], progress: bool = False) -> IngestReport:
+        """Add the articles at these web pages, and every item of these RSS/Atom feeds.
+
+        Each URL that cannot be fetched or read is in the report's `rejected`, with the reason.
+        """
+        from assistant.web import load_urls
+
+        return self.add_loaded(load_urls(urls, self.settings, progress=progress), progress)
+
+    def sync_feeds(self, feeds: Iterable[str], progress: bool = False) -> IngestReport:
+        """Add the feeds' new items: items whose link is indexed already are not fetched."""
+        from assistant.web import load_urls
+
+        try:
+            known = {a[k] for a in self.articles() for k in ("key", "url") if a.get(k)}
+        except IndexNotFoundError:
+            known = set()
+        loaded = load_urls(feeds, self.settings, skip=known, progress=progress)
+        return self.add_loaded(loaded, progress)
 
     def add_loaded(self, loaded: Any, progress: bool = False) -> IngestReport:
         return add_loaded(loaded, self.settings, progress=progress, embedder=self.embedder)

@@ -96,6 +96,23 @@ class LLMSettings(_Group):
     threads: int | None = Field(None, description="CPU threads for the local model (default: all).")
 
 
+class WebSettings(_Group):
+    timeout: float = Field(
+        20.0, gt=0, description="Seconds allowed for one page or feed, first byte to last."
+    )
+    host_delay: float = Field(
+        1.0, ge=0, description="Politeness: seconds between two requests to the same host."
+    )
+    max_redirects: int = Field(5, ge=0, description="Redirects followed before giving up.")
+    max_feed_items: int = Field(
+        50, ge=1, description="Items read from one feed (in the feed's order, newest first)."
+    )
+    user_agent: str = Field(
+        "news-assistant/0.1 (article indexer)",
+        description="Sent with every request and matched against robots.txt rules.",
+    )
+
+
 class Settings(BaseSettings):
     """Everything configurable. Pass one to `Assistant`, or a dict of overrides."""
 
@@ -106,12 +123,13 @@ class Settings(BaseSettings):
     index_dir: Path = Field(DEFAULT_INDEX_DIR, description="Folder holding the index.")
     prompts_dir: Path = Field(PROMPTS_DIR, description="Folder holding the prompt templates.")
     max_article_bytes: int = Field(
-        5_000_000, ge=1000, description="Larger article files are rejected."
+        5_000_000, ge=1000, description="Larger article files and web pages are rejected."
     )
     chunking: ChunkingSettings = ChunkingSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     llm: LLMSettings = LLMSettings()
+    web: WebSettings = WebSettings()
 
 
 def resolve_settings(
