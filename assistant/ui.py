@@ -439,6 +439,20 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             raise _user_error(exc) from None
         return (report_html(report), None, *refresh())
 
+    def add_urls(
+        text: str | None,
+        progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008 (Gradio's idiom)
+    ) -> tuple[Any, ...]:
+        """Fetch web pages and feeds (one URL a line) and index them; failures say why."""
+        urls = [u.strip() for u in (text or "").splitlines() if u.strip()]
+        if not urls:
+            raise _user_error("Paste one or more web page or feed URLs first.")
+        try:
+            report = assistant.add_urls(urls, progress=True)
+        except AssistantError as exc:
+            raise _user_error(exc) from None
+        return (report_html(report), "", *refresh())
+
     def remove_article(article_id: str | None) -> tuple[Any, ...]:
         """Remove one article from the index; the chat stops citing it at once."""
         if not article_id:
@@ -524,6 +538,13 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                     with gr.Column(scale=1, min_width=200):
                         add_btn = gr.Button("Add to index", variant="primary")
                         refresh_btn = gr.Button("Refresh")
+                with gr.Row():
+                    urls = gr.Textbox(
+                        label="Web pages or RSS/Atom feeds, one URL a line",
+                        lines=2,
+                        scale=3,
+                    )
+                    urls_btn = gr.Button("Fetch and add", scale=1)
                 report = gr.HTML()
                 with gr.Row():
                     remove_choice = gr.Dropdown(
@@ -545,6 +566,14 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             [files],
             [report, files, *listing],
             api_name="add_files",
+            concurrency_limit=1,
+            concurrency_id="index_write",
+        )
+        urls_btn.click(
+            add_urls,
+            [urls],
+            [report, urls, *listing],
+            api_name="add_urls",
             concurrency_limit=1,
             concurrency_id="index_write",
         )

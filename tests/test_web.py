@@ -6,6 +6,7 @@ the pages that go wrong: slow, missing, not HTML, a redirect loop and one too bi
 
 from __future__ import annotations
 
+import html
 import itertools
 import threading
 import time
@@ -269,3 +270,23 @@ def test_assistant_add_urls(site: str, index_copy: Path) -> None:
     again = bot.add_urls([f"{site}/ferry.html"])
     assert not again.added and len(again.unchanged) == 1
     assert "600 tonnes" in bot.ask("How much carbon dioxide does the new ferry save?").text
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing")  # Gradio's pandas use
+def test_ui_articles_tab_adds_a_feed(site: str, index_copy: Path) -> None:
+    from test_ui import answer_and_sources, ask, client, running
+
+    with running(Assistant(web_settings(index_copy))) as url:
+        c = client(url)
+        report, cleared, _, table, *_ = c.predict(
+            f"{site}/feed.xml\n\n{site}/photo.png", api_name="/add_urls"
+        )
+        report = html.unescape(report)
+        assert "Added" in report and f"{site}/bridge.html" in report
+        assert f"{site}/missing.html: HTTP 404 Not Found" in report
+        assert f"{site}/photo.png: not a web page or a feed" in report
+        assert cleared == "" and "Vilnius Bridge" in [row[3] for row in table["data"]]
+        answer, sources = answer_and_sources(
+            ask(c, "What did the Vilnius bridge repairs cost?")[-1]
+        )
+        assert "4.2 million" in answer and "Vilnius Bridge" in sources
