@@ -6,15 +6,16 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 import click
 
+from assistant.backends import BACKENDS
 from assistant.errors import AssistantError
-from assistant.settings import LLMSettings, Settings
+from assistant.settings import Settings
 from assistant.types import IngestReport
 
-BACKENDS = click.Choice(get_args(LLMSettings.model_fields["backend"].annotation))
+BACKEND_CHOICE = click.Choice(list(BACKENDS))
 
 
 class _Group(click.Group):
@@ -200,7 +201,7 @@ def index_verify(ctx: click.Context) -> None:
 @click.option("-k", type=int, help="Passages to retrieve.")
 @click.option(
     "--backend",
-    type=BACKENDS,
+    type=BACKEND_CHOICE,
     help="LLM backend (default: the bundled local model).",
 )
 @click.option("--model", help="Model name (openai/ollama) or GGUF path (llamacpp).")
@@ -263,7 +264,7 @@ def ask(
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=7860, show_default=True, type=int)
 @click.option("--auth", envvar="ASSISTANT_AUTH", help="user:password to require a login.")
-@click.option("--backend", type=BACKENDS)
+@click.option("--backend", type=BACKEND_CHOICE)
 @click.pass_context
 def ui(ctx: click.Context, host: str, port: int, auth: str | None, backend: str | None) -> None:
     """Start the Gradio chat UI (the same as `python ui.py`)."""
@@ -294,7 +295,7 @@ def ui(ctx: click.Context, host: str, port: int, auth: str | None, backend: str 
 )
 @click.option(
     "--backend",
-    type=BACKENDS,
+    type=BACKEND_CHOICE,
     help="LLM backend for the answers (default: the configured one).",
 )
 @click.option("--model", help="Model name (openai/ollama) or GGUF path (llamacpp).")

@@ -9,8 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from assistant.backends import BACKENDS
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = PACKAGE_DIR.parent
@@ -81,9 +83,9 @@ class RetrievalSettings(_Group):
 
 
 class LLMSettings(_Group):
-    backend: Literal["llamacpp", "openai", "ollama", "passages"] = Field(
+    backend: str = Field(
         "llamacpp",
-        description="llamacpp: bundled local model; openai/ollama: a server; passages: no LLM.",
+        description="; ".join(f"{name}: {b.help}" for name, b in BACKENDS.items()),
     )
     model: str | None = Field(
         None, description="Model name for openai/ollama, or a GGUF path for llamacpp."
@@ -94,6 +96,13 @@ class LLMSettings(_Group):
     max_tokens: int = Field(320, ge=16, description="Longest answer, in tokens.")
     n_ctx: int = Field(4096, ge=512, description="Context window of the local model.")
     threads: int | None = Field(None, description="CPU threads for the local model (default: all).")
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if value not in BACKENDS:
+            raise ValueError(f"unknown LLM backend {value!r}; use one of {', '.join(BACKENDS)}")
+        return value
 
 
 class WebSettings(_Group):

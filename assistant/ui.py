@@ -245,15 +245,9 @@ def parse_filters(date_from: str | None, date_to: str | None, sources: Any) -> F
 
 def backend_label(settings: Settings) -> str:
     """What answers the questions, as shown (read-only) in the Search settings."""
-    llm = settings.llm
-    if llm.backend == "passages":
-        return "passages (no LLM: answers quote the best-matching sentences)"
-    if llm.backend == "llamacpp":
-        from assistant.models import LOCAL_MODEL_NAME
+    from assistant.backends import BACKENDS
 
-        return f"llamacpp (local): {Path(llm.model).name if llm.model else LOCAL_MODEL_NAME}"
-    where = f" at {llm.base_url}" if llm.base_url else ""
-    return f"{llm.backend}: {llm.model or '(no model set)'}{where}"
+    return BACKENDS[settings.llm.backend].label(settings.llm)
 
 
 def stats_html(assistant: Assistant) -> str:
@@ -639,13 +633,15 @@ def launch(
 
 def main(argv: Sequence[str] | None = None) -> None:
     """`python ui.py`: parse the options and launch."""
+    from assistant.backends import BACKENDS
+
     parser = argparse.ArgumentParser(description="Chat with your news articles in a browser.")
     parser.add_argument("--host", default="127.0.0.1", help="address to serve on")
     parser.add_argument("--port", type=int, default=7860, help="port to serve on")
     parser.add_argument("--index", type=Path, help="index folder (default: the project's index/)")
     parser.add_argument(
         "--backend",
-        choices=["llamacpp", "openai", "ollama", "passages"],
+        choices=list(BACKENDS),
         help="LLM backend (default: the bundled local model)",
     )
     parser.add_argument("--model", help="model name (openai/ollama) or GGUF path (llamacpp)")
