@@ -37,7 +37,6 @@ CHAT_CONCURRENCY = 8
 DEFAULT_CONCURRENCY = 4
 QUEUE_SIZE = 100
 CONTEXT_CHARS = 200  # article text shown either side of a cited passage
-UPLOAD_TYPES = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _EXTRA_ESCAPES = str.maketrans({"{": "&#123;", "}": "&#125;", "$": "&#36;", "`": "&#96;"})
 
@@ -316,9 +315,8 @@ def build_app(assistant: Assistant) -> gr.Blocks:
     """The whole UI over one shared `Assistant`, with its queue and concurrency limits set."""
     import gradio as gr
 
-    from assistant.articles import SUFFIXES, LoadResult, load_bytes
+    from assistant.articles import LoadResult, load_file
     from assistant.errors import AssistantError
-    from assistant.types import Rejected
 
     settings = assistant.settings
 
@@ -410,22 +408,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         result = LoadResult()
         for path in progress.tqdm(files, desc="Reading files"):
             name = os.path.basename(path)  # Gradio keeps the original name in a random folder
-            if Path(name).suffix.lower() not in SUFFIXES:
-                result.rejected.append(
-                    Rejected(name, f"unsupported file type; use {', '.join(UPLOAD_TYPES)}")
-                )
-                continue
-            size = os.path.getsize(path)
-            if size > settings.max_article_bytes:
-                result.rejected.append(
-                    Rejected(
-                        name,
-                        f"file is {size:,} bytes, over the "
-                        f"{settings.max_article_bytes:,}-byte limit",
-                    )
-                )
-                continue
-            load_bytes(Path(path).read_bytes(), name=name, key=name, result=result)
+            load_file(Path(path), name, result, settings.max_article_bytes, name=name)
         try:
             progress(0, desc="Embedding passages")
             report = assistant.add_loaded(result, progress=True)
