@@ -116,6 +116,11 @@ class WebSettings(_Group):
     max_feed_items: int = Field(
         50, ge=1, description="Items read from one feed (in the feed's order, newest first)."
     )
+    allow_private_hosts: bool = Field(
+        False,
+        description="Fetch from loopback, private and link-local addresses (an intranet). Off, "
+        "so that whoever may add URLs in the UI cannot make the server read internal services.",
+    )
     user_agent: str = Field(
         "news-assistant/0.1 (article indexer)",
         description="Sent with every request and matched against robots.txt rules.",

@@ -9,6 +9,8 @@ the others are still indexed.
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 import time
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
@@ -130,6 +132,8 @@ class Fetcher:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
             raise FetchError("only http and https URLs can be fetched")
+        if not self.web.allow_private_hosts:
+            _check_public(parts.hostname or "", parts.port or 0)
         origin = f"{parts.scheme}://{parts.netloc}"
         robots = self._robots.get(origin)
         if robots is None:
@@ -157,6 +161,25 @@ class Fetcher:
             robots.allow_all = True
         robots.modified()
         return robots
+
+
+def _check_public(host: str, port: int) -> None:
+    """Refuse a host that resolves to a loopback, private, link-local or reserved address.
+
+    (httpx resolves the name again when it connects; a DNS answer that changes in between is
+    not caught here.)
+    """
+    try:
+        infos = socket.getaddrinfo(host, port or None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError) as exc:
+        raise FetchError(f"cannot resolve {host!r}: {exc}") from None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            raise FetchError(
+                f"{host} is a private or local address ({address}); set "
+                "web.allow_private_hosts to fetch from an intranet"
+            )
 
 
 def load_urls(

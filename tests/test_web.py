@@ -148,7 +148,12 @@ def site() -> Iterator[str]:
 def web_settings(index_dir: Path | None = None, delay: float = 0.0) -> Settings:
     values = {
         "max_article_bytes": MAX_BYTES,
-        "web": {"timeout": TIMEOUT, "host_delay": delay, "max_redirects": 3},
+        "web": {
+            "timeout": TIMEOUT,
+            "host_delay": delay,
+            "max_redirects": 3,
+            "allow_private_hosts": True,  # the test site is on 127.0.0.1
+        },
         "llm": {"backend": "passages"},
     }
     if index_dir is not None:
@@ -219,6 +224,15 @@ def test_feeds_fetch_each_item_and_the_host_delay_holds(site: str) -> None:
     assert min(gaps) >= delay * 0.95, gaps
 
 
+def test_local_and_private_addresses_are_refused_by_default(site: str) -> None:
+    urls = [f"{site}/bridge.html", "http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/"]
+    result = load_urls(urls, resolve_settings({"web": {"timeout": TIMEOUT}}))
+    assert not result.articles and not Site.log  # nothing was requested
+    why = [r.reason for r in result.rejected]
+    assert len(why) == 3 and all("web.allow_private_hosts" in w for w in why)
+    assert "(127.0.0.1)" in why[0] and "(169.254.169.254)" in why[1]
+
+
 def test_read_feeds_file() -> None:
     text = "# my feeds\nhttps://a.example/feed.xml\n\n  https://b.example/atom  \n"
     assert read_feeds_file(text, "feeds.txt") == [
@@ -236,7 +250,11 @@ def test_cli_adds_a_feed_then_sync_fetches_only_new_items(
 ) -> None:
     from assistant.cli import main
 
-    env = {"ASSISTANT_WEB__TIMEOUT": str(TIMEOUT), "ASSISTANT_WEB__HOST_DELAY": "0"}
+    env = {
+        "ASSISTANT_WEB__TIMEOUT": str(TIMEOUT),
+        "ASSISTANT_WEB__HOST_DELAY": "0",
+        "ASSISTANT_WEB__ALLOW_PRIVATE_HOSTS": "true",
+    }
     runner = CliRunner()
     args = ["--index", str(index_copy), "index"]
     added = runner.invoke(main, [*args, "add", f"{site}/feed.xml"], env=env)
