@@ -253,7 +253,7 @@ def _read_article(page: Page, key: str, feed_meta: dict[str, Any], result: LoadR
 
 
 def _feed_items(page: Page, limit: int) -> tuple[list[dict[str, Any]], str | None]:
-    """(items with link, title and date; the feed's title) of an RSS or Atom feed."""
+    """(items with their link and date; the feed's title) of an RSS or Atom feed."""
     import feedparser
 
     parsed = feedparser.parse(page.body)
@@ -265,13 +265,8 @@ def _feed_items(page: Page, limit: int) -> tuple[list[dict[str, Any]], str | Non
         if not link or not is_url(urljoin(page.url, link)):
             continue
         stamp = entry.get("published_parsed") or entry.get("updated_parsed")
-        items.append(
-            {
-                "link": urljoin(page.url, link),
-                "title": entry.get("title"),
-                "date": time.strftime("%Y-%m-%d", stamp) if stamp else None,
-            }
-        )
+        date = time.strftime("%Y-%m-%d", stamp) if stamp else None
+        items.append({"link": urljoin(page.url, link), "date": date})
         if len(items) == limit:
             break
     if not items:
