@@ -11,7 +11,8 @@ export HF_HUB_OFFLINE := 1
 run: setup index
 	$(BIN)/python ui.py
 
-test: setup
+# ruff check and ruff format --check first: a style slip fails in seconds, not after the suite.
+test: lint
 	$(BIN)/python -m pytest
 
 setup: $(VENV)/.installed

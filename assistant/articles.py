@@ -12,7 +12,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -20,7 +20,9 @@ from typing import Any
 
 from assistant.types import Article, Rejected
 
-SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl")
+# (data, name, key, result): a loader adds the articles it finds, or rejections, to result
+Loader = Callable[[bytes, str, str, "LoadResult"], None]
+TextParser = Callable[[str, str, str, "LoadResult"], None]
 TEXT_FIELDS = ("text", "body", "content")
 MIN_HTML_CHARS = 80  # shorter extractions are navigation or a cookie notice, not an article
 
@@ -32,6 +34,7 @@ class LoadResult:
     articles: list[Article] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     warnings: list[Rejected] = field(default_factory=list)
+    known: list[str] = field(default_factory=list)  # feed items not fetched: already indexed
 
 
 def article_id(key: str) -> str:
@@ -70,17 +73,13 @@ def iter_files(
                     if name.startswith("."):
                         continue
                     path = Path(dirpath) / name
-                    if path.suffix.lower() not in SUFFIXES:
-                        result.rejected.append(
-                            Rejected(str(path), f"unsupported file type; use {', '.join(SUFFIXES)}")
-                        )
+                    if path.suffix.lower() not in LOADERS:
+                        result.rejected.append(Rejected(str(path), _unsupported()))
                         continue
                     yield path, path.relative_to(root).as_posix()
         elif root.is_file():
-            if root.suffix.lower() not in SUFFIXES:
-                result.rejected.append(
-                    Rejected(str(root), f"unsupported file type; use {', '.join(SUFFIXES)}")
-                )
+            if root.suffix.lower() not in LOADERS:
+                result.rejected.append(Rejected(str(root), _unsupported()))
                 continue
             yield root, root.name
         elif root.exists():
@@ -89,9 +88,21 @@ def iter_files(
             result.rejected.append(Rejected(str(root), "no such file or folder"))
 
 
-def load_file(path: Path, key: str, result: LoadResult, max_bytes: int = 5_000_000) -> None:
-    """Read one file into `result`; `key` names it in ids and messages."""
-    name = str(path)
+def load_file(
+    path: Path,
+    key: str,
+    result: LoadResult,
+    max_bytes: int = 5_000_000,
+    name: str | None = None,
+) -> None:
+    """Read one file into `result`; `key` makes its id, `name` (default: the path) its messages.
+
+    The UI's uploads come this way too, named by their original file names.
+    """
+    name = name or str(path)
+    if Path(name).suffix.lower() not in LOADERS:
+        result.rejected.append(Rejected(name, _unsupported()))
+        return
     try:
         if not stat.S_ISREG(path.stat().st_mode):  # a pipe or device would block or never end
             result.rejected.append(Rejected(name, "not a regular file"))
@@ -114,39 +125,44 @@ def load_file(path: Path, key: str, result: LoadResult, max_bytes: int = 5_000_0
     load_bytes(data, name, key, result)
 
 
-def load_bytes(data: bytes, name: str, key: str, result: LoadResult) -> None:
-    """Parse one file's bytes; the format comes from the suffix of `name`."""
+def load_bytes(
+    data: bytes, name: str, key: str, result: LoadResult, suffix: str | None = None
+) -> None:
+    """Parse one file's bytes; the format comes from `suffix`, else from the suffix of `name`."""
+    loader = LOADERS.get((suffix or Path(name).suffix).lower())
+    if loader is None:
+        result.rejected.append(Rejected(name, _unsupported()))
+        return
     if not data.strip():
         result.rejected.append(Rejected(name, "file is empty"))
         return
-    utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
-    if b"\x00" in data[:8192] and not utf16:
-        result.rejected.append(Rejected(name, "binary file, not text"))
-        return
-    text, note = decode(data)
-    if _looks_binary(text):
-        result.rejected.append(Rejected(name, "binary file, not text (mostly unprintable)"))
-        return
-    if note:
-        result.warnings.append(Rejected(name, note))
-    suffix = Path(name).suffix.lower()
     before, rejected_before = len(result.articles), len(result.rejected)
     try:
-        if suffix in (".md", ".markdown"):
-            _load_markdown(text, name, key, result)
-        elif suffix in (".html", ".htm"):
-            _load_html(text, name, key, result)
-        elif suffix == ".json":
-            _load_json(text, name, key, result)
-        elif suffix == ".jsonl":
-            _load_jsonl(text, name, key, result)
-        else:
-            _load_txt(text, name, key, result)
+        loader(data, name, key, result)
     except ValueError as exc:
         result.rejected.append(Rejected(name, str(exc)))
         return
     if len(result.articles) == before and len(result.rejected) == rejected_before:
         result.rejected.append(Rejected(name, "no article text found"))
+
+
+def _text_format(parse: TextParser) -> Loader:
+    """The loader of a text format: refuse binary data, decode, then `parse` the text."""
+
+    def load(data: bytes, name: str, key: str, result: LoadResult) -> None:
+        utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+        if b"\x00" in data[:8192] and not utf16:
+            result.rejected.append(Rejected(name, "binary file, not text"))
+            return
+        text, note = decode(data)
+        if _looks_binary(text):
+            result.rejected.append(Rejected(name, "binary file, not text (mostly unprintable)"))
+            return
+        if note:
+            result.warnings.append(Rejected(name, note))
+        parse(text, name, key, result)
+
+    return load
 
 
 def _looks_binary(text: str, sample: int = 8192) -> bool:
@@ -388,3 +404,20 @@ def _add_record(record: Any, where: str, key: str, result: LoadResult) -> None:
         record.get("source"),
         record.get("url"),
     )
+
+
+# File suffix -> loader of the file's bytes, chosen before any decoding: a binary format (PDF,
+# DOCX) is one more entry whose loader extracts its own text.
+LOADERS: dict[str, Loader] = {
+    ".txt": _text_format(_load_txt),
+    ".md": _text_format(_load_markdown),
+    ".markdown": _text_format(_load_markdown),
+    ".html": _text_format(_load_html),
+    ".htm": _text_format(_load_html),
+    ".json": _text_format(_load_json),
+    ".jsonl": _text_format(_load_jsonl),
+}
+
+
+def _unsupported() -> str:
+    return f"unsupported file type; use {', '.join(LOADERS)}"

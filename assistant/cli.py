@@ -6,15 +6,16 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 import click
 
+from assistant.backends import BACKENDS
 from assistant.errors import AssistantError
-from assistant.settings import LLMSettings, Settings
+from assistant.settings import Settings
 from assistant.types import IngestReport
 
-BACKENDS = click.Choice(get_args(LLMSettings.model_fields["backend"].annotation))
+BACKEND_CHOICE = click.Choice(list(BACKENDS))
 
 
 class _Group(click.Group):
@@ -100,13 +101,43 @@ def index_build(ctx: click.Context, paths: tuple[Path, ...]) -> None:
 
 
 @index.command("add")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument("sources", nargs=-1, required=True)
 @click.pass_context
-def index_add(ctx: click.Context, paths: tuple[Path, ...]) -> None:
-    """Add new or changed articles; unchanged ones are skipped without embedding."""
-    from assistant.core import Assistant
+def index_add(ctx: click.Context, sources: tuple[str, ...]) -> None:
+    """Add new or changed articles from files, folders, web pages or RSS/Atom feeds (URLs).
 
-    _print_report(Assistant(_settings(ctx)).add_articles(paths, progress=True))
+    Unchanged articles are skipped without embedding; a feed adds the page of every item.
+    """
+    from assistant.articles import load_paths
+    from assistant.core import Assistant
+    from assistant.web import is_url, load_urls
+
+    urls = [s for s in sources if is_url(s)]
+    paths = [Path(s) for s in sources if not is_url(s)]
+    for path in paths:
+        if not path.exists():
+            raise click.BadParameter(f"{path} does not exist", param_hint="SOURCES")
+    settings = _settings(ctx)
+    loaded = load_paths(paths, max_bytes=settings.max_article_bytes)
+    load_urls(urls, settings, result=loaded, progress=True)
+    _print_report(Assistant(settings).add_loaded(loaded, progress=True))
+
+
+@index.command("sync")
+@click.argument("feeds_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def index_sync(ctx: click.Context, feeds_file: Path) -> None:
+    """Add the new items of the RSS/Atom feeds listed in FEEDS_FILE (one URL a line, # notes).
+
+    Items already indexed are not fetched again; run it from cron to follow the feeds.
+    """
+    from assistant.core import Assistant
+    from assistant.web import read_feeds_file
+
+    feeds = read_feeds_file(feeds_file.read_text(encoding="utf-8"), str(feeds_file))
+    if not feeds:
+        raise click.ClickException(f"{feeds_file} lists no feed URL")
+    _print_report(Assistant(_settings(ctx)).sync_feeds(feeds, progress=True))
 
 
 @index.command("remove")
@@ -170,7 +201,7 @@ def index_verify(ctx: click.Context) -> None:
 @click.option("-k", type=int, help="Passages to retrieve.")
 @click.option(
     "--backend",
-    type=BACKENDS,
+    type=BACKEND_CHOICE,
     help="LLM backend (default: the bundled local model).",
 )
 @click.option("--model", help="Model name (openai/ollama) or GGUF path (llamacpp).")
@@ -245,21 +276,13 @@ def ask(
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=7860, show_default=True, type=int)
 @click.option("--auth", envvar="ASSISTANT_AUTH", help="user:password to require a login.")
-@click.option("--backend", type=BACKENDS)
+@click.option("--backend", type=BACKEND_CHOICE)
 @click.pass_context
 def ui(ctx: click.Context, host: str, port: int, auth: str | None, backend: str | None) -> None:
     """Start the Gradio chat UI (the same as `python ui.py`)."""
-    import importlib.util
+    from assistant.ui import launch
 
-    from assistant.settings import PROJECT_DIR
-
-    # ui.py sits beside the package (the design card's layout), so load it by path.
-    spec = importlib.util.spec_from_file_location("ui", PROJECT_DIR / "ui.py")
-    if spec is None or spec.loader is None:
-        raise click.ClickException(f"{PROJECT_DIR / 'ui.py'} is missing")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.launch(_settings(ctx, llm__backend=backend), host=host, port=port, auth=auth)
+    launch(_settings(ctx, llm__backend=backend), host=host, port=port, auth=auth)
 
 
 @main.command("eval")
@@ -284,7 +307,7 @@ def ui(ctx: click.Context, host: str, port: int, auth: str | None, backend: str 
 )
 @click.option(
     "--backend",
-    type=BACKENDS,
+    type=BACKEND_CHOICE,
     help="LLM backend for the answers (default: the configured one).",
 )
 @click.option("--model", help="Model name (openai/ollama) or GGUF path (llamacpp).")

@@ -6,6 +6,7 @@ another process (or the UI's Articles tab) has written a new version.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Iterable, Iterator
@@ -17,14 +18,16 @@ from langchain_core.language_models import BaseChatModel
 from assistant.chain import History, build_chain
 from assistant.citations import finalize
 from assistant.embeddings import Embedder
-from assistant.errors import LLMError
+from assistant.errors import IndexNotFoundError, LLMError
 from assistant.extractive import extract_answer
 from assistant.ingest import add_loaded, add_paths, remove_ids
 from assistant.llms import make_llm
 from assistant.retrieval import Filters, retrieve
-from assistant.settings import Settings, resolve_settings
+from assistant.settings import DEFAULT_INDEX_DIR, SAMPLE_ARTICLES_DIR, Settings, resolve_settings
 from assistant.store import IndexData, current_version, load_index
 from assistant.types import Answer, Event, IngestReport, Passage
+
+log = logging.getLogger(__name__)
 
 
 class Assistant:
@@ -54,10 +57,28 @@ class Assistant:
     def index(self) -> IndexData:
         """The live index, reloaded when a newer version has been written."""
         version = current_version(self.index_dir)
+        if version is None and self._is_default_index():
+            self._build_default_index()
+            version = current_version(self.index_dir)
         with self._lock:
             if self._data is None or self._data.version != version:
                 self._data = load_index(self.index_dir, self.settings)
             return self._data
+
+    def _is_default_index(self) -> bool:
+        return self.index_dir.resolve() == DEFAULT_INDEX_DIR.resolve()
+
+    def _build_default_index(self) -> None:
+        """First use of an installed package: index the bundled sample articles, with progress.
+
+        Added, not rebuilt, under the index lock: a second process starting at the same time
+        finds them indexed and embeds nothing.
+        """
+        log.info("no index yet at %s: indexing the bundled sample articles (once)", self.index_dir)
+        report = add_paths(
+            [SAMPLE_ARTICLES_DIR], self.settings, progress=True, embedder=self.embedder
+        )
+        log.info("indexed %d sample articles in %.1fs", len(report.added), report.seconds)
 
     def build_index(
         self, paths: Iterable[str | os.PathLike[str]], progress: bool = False
@@ -72,6 +93,26 @@ class Assistant:
     ) -> IngestReport:
         """Add new and changed articles under `paths`; unchanged ones are not re-embedded."""
         return add_paths(paths, self.settings, progress=progress, embedder=self.embedder)
+
+    def add_urls(self, urls: Iterable[str], progress: bool = False) -> IngestReport:
+        """Add the articles at these web pages, and every item of these RSS/Atom feeds.
+
+        Each URL that cannot be fetched or read is in the report's `rejected`, with the reason.
+        """
+        from assistant.web import load_urls
+
+        return self.add_loaded(load_urls(urls, self.settings, progress=progress), progress)
+
+    def sync_feeds(self, feeds: Iterable[str], progress: bool = False) -> IngestReport:
+        """Add the feeds' new items: items whose link is indexed already are not fetched."""
+        from assistant.web import load_urls
+
+        try:
+            known = {a[k] for a in self.articles() for k in ("key", "url") if a.get(k)}
+        except IndexNotFoundError:
+            known = set()
+        loaded = load_urls(feeds, self.settings, skip=known, progress=progress)
+        return self.add_loaded(loaded, progress)
 
     def add_loaded(self, loaded: Any, progress: bool = False) -> IngestReport:
         return add_loaded(loaded, self.settings, progress=progress, embedder=self.embedder)

@@ -86,7 +86,11 @@ def add_loaded(
 ) -> IngestReport:
     """Add already-loaded articles (the UI's uploads come this way)."""
     started = time.perf_counter()
-    report = IngestReport(rejected=list(loaded.rejected), warnings=list(loaded.warnings))
+    report = IngestReport(
+        rejected=list(loaded.rejected),
+        warnings=list(loaded.warnings),
+        unchanged=list(loaded.known),
+    )
     embedder = embedder or Embedder.from_settings(settings.embedding)
     index_dir = Path(settings.index_dir)
     with write_lock(index_dir, timeout=LOCK_TIMEOUT if lock_timeout is None else lock_timeout):

@@ -1,7 +1,5 @@
-"""Chat model backends behind one setting: the bundled local model, an OpenAI-compatible server,
-Ollama, or none ("passages": the answer is built from the best sentences, no LLM).
-
-Each backend's library is imported only in its branch, so the others need not be installed.
+"""The local llama.cpp chat model, and `make_llm`, which builds whichever backend the settings
+name (the backends themselves are listed in `backends.py`).
 """
 
 from __future__ import annotations
@@ -109,44 +107,6 @@ class LocalChatModel(BaseChatModel):
 
 def make_llm(settings: LLMSettings) -> BaseChatModel | None:
     """The chat model the settings name; None for the no-LLM "passages" backend."""
-    backend = settings.backend
-    if backend == "passages":
-        return None
-    if backend == "llamacpp":
-        from assistant.models import local_model_path
+    from assistant.backends import BACKENDS
 
-        path = settings.model or str(local_model_path())
-        return LocalChatModel(
-            model_path=path,
-            n_ctx=settings.n_ctx,
-            threads=settings.threads,
-            temperature=settings.temperature,
-            max_tokens=settings.max_tokens,
-        )
-    if not settings.model:
-        raise LLMError(f"llm.backend={backend} needs llm.model (the model name on the server)")
-    if backend == "openai":
-        try:
-            from langchain_openai import ChatOpenAI
-        except ImportError as exc:
-            raise LLMError("the openai backend needs: pip install langchain-openai") from exc
-        return ChatOpenAI(
-            model=settings.model,
-            base_url=settings.base_url,
-            api_key=settings.api_key or os.environ.get("OPENAI_API_KEY") or "not-needed",
-            temperature=settings.temperature,
-            max_tokens=settings.max_tokens,
-            streaming=True,
-        )
-    if backend == "ollama":
-        try:
-            from langchain_ollama import ChatOllama
-        except ImportError as exc:
-            raise LLMError("the ollama backend needs: pip install langchain-ollama") from exc
-        return ChatOllama(
-            model=settings.model,
-            base_url=settings.base_url or "http://127.0.0.1:11434",
-            temperature=settings.temperature,
-            num_predict=settings.max_tokens,
-        )
-    raise LLMError(f"unknown llm.backend {backend!r}; use llamacpp, openai, ollama or passages")
+    return BACKENDS[settings.backend].build(settings)

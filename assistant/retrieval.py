@@ -12,11 +12,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
-
 from assistant.settings import RetrievalSettings
 from assistant.store import IndexData
 from assistant.timeframe import Timeframe, default_as_of, parse_day, timeframe
@@ -318,41 +313,3 @@ def _passage(data: IndexData, row: int, score: float) -> Passage:
         url=article.get("url"),
         score=round(score, 4),
     )
-
-
-def to_document(passage: Passage) -> Document:
-    c = passage.chunk
-    return Document(
-        page_content=c.text,
-        id=c.id,
-        metadata={
-            "article_id": c.article_id,
-            "title": passage.title,
-            "date": passage.date,
-            "source": passage.source,
-            "url": passage.url,
-            "start": c.start,
-            "end": c.end,
-            "score": passage.score,
-        },
-    )
-
-
-class NewsRetriever(BaseRetriever):
-    """LangChain face of `retrieve`, for use in chains; `data_source` returns the live index."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    data_source: Any
-    embedder: Any
-    settings: RetrievalSettings
-    k: int | None = None
-    filters: Filters | None = None
-
-    def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
-    ) -> list[Document]:
-        passages = retrieve(
-            self.data_source(), self.embedder, query, self.settings, self.k, self.filters
-        )
-        return [to_document(p) for p in passages]

@@ -9,13 +9,28 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-DEFAULT_INDEX_DIR = PROJECT_DIR / "index"
-PROMPTS_DIR = PROJECT_DIR / "prompts"
-SAMPLE_ARTICLES_DIR = PROJECT_DIR / "data" / "sample" / "articles"
+from assistant.backends import BACKENDS
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = PACKAGE_DIR.parent
+# A source checkout keeps prompts/, the sample articles and the default index/ beside the
+# package. An installed wheel carries the prompts and samples inside the package (pyproject.toml
+# maps them there) and keeps its index in the user's data folder, built from the samples on
+# first use: site-packages is no place to write.
+IN_CHECKOUT = (PROJECT_DIR / "pyproject.toml").is_file() and (PROJECT_DIR / "prompts").is_dir()
+if IN_CHECKOUT:
+    PROMPTS_DIR = PROJECT_DIR / "prompts"
+    SAMPLE_ARTICLES_DIR = PROJECT_DIR / "data" / "sample" / "articles"
+    DEFAULT_INDEX_DIR = PROJECT_DIR / "index"
+else:
+    from platformdirs import user_data_path
+
+    PROMPTS_DIR = PACKAGE_DIR / "bundled" / "prompts"
+    SAMPLE_ARTICLES_DIR = PACKAGE_DIR / "bundled" / "sample_articles"
+    DEFAULT_INDEX_DIR = user_data_path("news-assistant", appauthor=False) / "index"
 
 
 class _Group(BaseModel):
@@ -93,9 +108,9 @@ class RetrievalSettings(_Group):
 
 
 class LLMSettings(_Group):
-    backend: Literal["llamacpp", "openai", "ollama", "passages"] = Field(
+    backend: str = Field(
         "llamacpp",
-        description="llamacpp: bundled local model; openai/ollama: a server; passages: no LLM.",
+        description="; ".join(f"{name}: {b.help}" for name, b in BACKENDS.items()),
     )
     model: str | None = Field(
         None, description="Model name for openai/ollama, or a GGUF path for llamacpp."
@@ -106,6 +121,35 @@ class LLMSettings(_Group):
     max_tokens: int = Field(320, ge=16, description="Longest answer, in tokens.")
     n_ctx: int = Field(4096, ge=512, description="Context window of the local model.")
     threads: int | None = Field(None, description="CPU threads for the local model (default: all).")
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if value not in BACKENDS:
+            raise ValueError(f"unknown LLM backend {value!r}; use one of {', '.join(BACKENDS)}")
+        return value
+
+
+class WebSettings(_Group):
+    timeout: float = Field(
+        20.0, gt=0, description="Seconds allowed for one page or feed, first byte to last."
+    )
+    host_delay: float = Field(
+        1.0, ge=0, description="Politeness: seconds between two requests to the same host."
+    )
+    max_redirects: int = Field(5, ge=0, description="Redirects followed before giving up.")
+    max_feed_items: int = Field(
+        50, ge=1, description="Items read from one feed (in the feed's order, newest first)."
+    )
+    allow_private_hosts: bool = Field(
+        False,
+        description="Fetch from loopback, private and link-local addresses (an intranet). Off, "
+        "so that whoever may add URLs in the UI cannot make the server read internal services.",
+    )
+    user_agent: str = Field(
+        "news-assistant/0.1 (article indexer)",
+        description="Sent with every request and matched against robots.txt rules.",
+    )
 
 
 class Settings(BaseSettings):
@@ -118,7 +162,7 @@ class Settings(BaseSettings):
     index_dir: Path = Field(DEFAULT_INDEX_DIR, description="Folder holding the index.")
     prompts_dir: Path = Field(PROMPTS_DIR, description="Folder holding the prompt templates.")
     max_article_bytes: int = Field(
-        5_000_000, ge=1000, description="Larger article files are rejected."
+        5_000_000, ge=1000, description="Larger article files and web pages are rejected."
     )
     clean_text: bool = Field(
         True,
@@ -129,6 +173,7 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = EmbeddingSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     llm: LLMSettings = LLMSettings()
+    web: WebSettings = WebSettings()
 
 
 def resolve_settings(

@@ -347,3 +347,22 @@ def test_lone_surrogates_from_json_escapes_are_replaced(tmp_path):
     assert article.title == "Bad \ufffd title" and article.text == "A lone \ufffd surrogate."
     assert len(article.hash) == 64  # hashing (and writing) needs encodable text
     assert [w.reason for w in result.warnings] == ["invalid Unicode (lone surrogates) replaced"]
+
+
+def test_a_new_format_is_one_entry_in_the_loader_table(tmp_path, monkeypatch):
+    """A binary format plugs in as one loader: it gets the raw bytes, before any decoding."""
+    from assistant import articles
+
+    def load_fake_pdf(data: bytes, name: str, key: str, result: LoadResult) -> None:
+        assert data.startswith(b"%PDF") and b"\x00" in data  # undecoded, not refused as binary
+        articles._add(result, name, key, data.rsplit(b"\n", 1)[1].decode(), title="From a PDF")
+
+    monkeypatch.setitem(articles.LOADERS, ".pdf", load_fake_pdf)
+    (tmp_path / "report.pdf").write_bytes(b"%PDF-1.7\n\x00\x01\x02\nThe body text of the report.")
+    (tmp_path / "slides.ppt").write_bytes(b"\xd0\xcf\x11\xe0")
+    result = load_paths([tmp_path])
+    assert [(a.title, a.text) for a in result.articles] == [
+        ("From a PDF", "The body text of the report.")
+    ]
+    (rejected,) = result.rejected
+    assert rejected.name.endswith("slides.ppt") and ".pdf" in rejected.reason

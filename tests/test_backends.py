@@ -99,3 +99,23 @@ def test_unreachable_server_is_reported(sample_index):
 
 def test_passages_backend_needs_no_model():
     assert make_llm(LLMSettings(backend="passages")) is None
+
+
+def test_one_table_of_backends_feeds_settings_cli_and_ui():
+    from click.testing import CliRunner
+    from pydantic import ValidationError
+
+    from assistant import ui
+    from assistant.backends import BACKENDS
+    from assistant.cli import main
+    from assistant.settings import Settings
+
+    with pytest.raises(ValidationError, match=r"unknown LLM backend 'gpt'; use one of llamacpp, "):
+        LLMSettings(backend="gpt")
+    ask_help = CliRunner().invoke(main, ["ask", "--help"]).output
+    assert "[" + "|".join(BACKENDS) + "]" in ask_help.replace("\n", "").replace(" ", "")
+    with pytest.raises(SystemExit):
+        ui.main(["--backend", "gpt"])  # argparse refuses a name the table lacks
+    for name in BACKENDS:
+        label = ui.backend_label(Settings(llm={"backend": name, "model": "m"}))
+        assert label.startswith(name)

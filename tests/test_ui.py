@@ -7,7 +7,6 @@ one `llm` test goes through the bundled local model.
 from __future__ import annotations
 
 import html
-import importlib.util
 import os
 import re
 import socket
@@ -28,14 +27,10 @@ from assistant.types import Citation
 
 
 def load_ui() -> Any:
-    """ui.py sits beside the package, not in it: load it by path (as `assistant ui` does)."""
-    if "ui" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("ui", PROJECT_DIR / "ui.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules["ui"] = module
-    return sys.modules["ui"]
+    """The UI module (`assistant/ui.py`; the top-level `ui.py` only starts it)."""
+    from assistant import ui
+
+    return ui
 
 
 ui = load_ui()
@@ -205,6 +200,7 @@ def test_importing_ui_does_not_import_gradio() -> None:
         "import importlib.util, sys; "
         f"s = importlib.util.spec_from_file_location('ui', {str(PROJECT_DIR / 'ui.py')!r}); "
         "m = importlib.util.module_from_spec(s); s.loader.exec_module(m); "
+        "import assistant.ui; "
         "assert 'gradio' not in sys.modules, 'gradio imported'; "
         "import assistant.cli, assistant.core; "
         "assert 'gradio' not in sys.modules, 'the package imports gradio'"
@@ -234,6 +230,31 @@ def test_chat_streams_sources_first_then_a_cited_answer(passages_assistant: Assi
         assert "Sources (" in sources and DRONES_TITLE in sources
         assert "<mark>" in final[-1]["content"]
         assert "30 of them were destroyed" in sources  # the cited passage itself
+
+
+def readme_api_example() -> str:
+    """The README's gradio_client example, verbatim."""
+    readme = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### HTTP API", 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_readme_api_example_asks_with_the_question_alone(
+    passages_assistant: Assistant, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`Client(url).predict(question, api_name="/chat")`: every other input has a default."""
+    code = readme_api_example()
+    assert 'api_name="/chat"' in code and "http://127.0.0.1:7860/" in code
+    with running(passages_assistant) as url:
+        api = client(url).view_api(print_info=False, return_format="dict")
+        params = api["named_endpoints"]["/chat"]["parameters"]
+        names = [p["parameter_name"] for p in params]
+        assert names == ["message", "k", "date_from", "date_to", "sources"]
+        assert [p["parameter_has_default"] for p in params] == [False, True, True, True, True]
+        exec(code.replace("http://127.0.0.1:7860/", url), {})  # the example, run as printed
+    printed = text_of(capsys.readouterr().out)
+    assert "Sources (" in printed and "[1]" in printed
+    assert "Drones Target Kyiv" in printed
 
 
 def test_follow_up_question_uses_the_conversation(passages_assistant: Assistant) -> None:
