@@ -219,12 +219,14 @@ def history_pairs(history: Sequence[Any] | None) -> list[tuple[str, str]]:
 # -- controls ---------------------------------------------------------------------------------
 
 
-def parse_filters(date_from: str | None, date_to: str | None, sources: Any) -> Filters | None:
+def parse_filters(
+    date_from: str | None, date_to: str | None, sources: Any, as_of: str | None = None
+) -> Filters | None:
     """Filters from the Search settings; raises ValueError with a message for the user."""
     from assistant.retrieval import Filters
 
     dates: list[str | None] = []
-    for label, value in (("From", date_from), ("To", date_to)):
+    for label, value in (("From", date_from), ("To", date_to), ("As-of", as_of)):
         value = (value or "").strip()
         if value:
             try:
@@ -238,7 +240,7 @@ def parse_filters(date_from: str | None, date_to: str | None, sources: Any) -> F
         raise ValueError(f"the From date {dates[0]} is after the To date {dates[1]}")
     if isinstance(sources, str):
         sources = [sources]
-    filters = Filters(dates[0], dates[1], tuple(s for s in sources or () if s))
+    filters = Filters(dates[0], dates[1], tuple(s for s in sources or () if s), dates[2])
     return filters or None
 
 
@@ -359,6 +361,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         date_from: str,
         date_to: str,
         sources: list[str],
+        as_of: str = "",
     ) -> Iterator[list[dict[str, Any]]]:
         """Answer with cited sources: the passages being read first, then the streamed text."""
         question = (message or "").strip()
@@ -367,7 +370,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             yield [{"role": "assistant", "content": "Please type a question."}]
             return
         try:
-            filters = parse_filters(date_from, date_to, sources)
+            filters = parse_filters(date_from, date_to, sources, as_of)
         except ValueError as exc:
             raise _user_error(exc) from None
         started = time.perf_counter()
@@ -473,6 +476,13 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                         # send the question alone: Client(url).predict(q, api_name="/chat").
                         date_from = gr.Textbox("", label="From date", placeholder="YYYY-MM-DD")
                         date_to = gr.Textbox("", label="To date", placeholder="YYYY-MM-DD")
+                        as_of = gr.Textbox(
+                            "",
+                            label="As of",
+                            placeholder="YYYY-MM-DD",
+                            info="'This week' counts from here; later articles are left out. "
+                            "Empty: today, or the newest article's date.",
+                        )
                         gr.Textbox(
                             value=backend_label(settings),
                             label="LLM backend / model",
@@ -498,7 +508,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                         submit_btn=True,
                         stop_btn=True,
                     ),
-                    additional_inputs=[k_slider, date_from, date_to, source_filter],
+                    additional_inputs=[k_slider, date_from, date_to, source_filter, as_of],
                     concurrency_limit=CHAT_CONCURRENCY,
                     analytics_enabled=False,
                     fill_height=False,

@@ -84,9 +84,10 @@ def ask(
     date_from: str = "",
     date_to: str = "",
     sources: list[str] | None = None,
+    as_of: str = "",
 ) -> list[list[dict[str, Any]]]:
     """Every streamed output of one chat turn (each is the list of assistant messages)."""
-    job = c.submit(question, k, date_from, date_to, sources or [], api_name="/chat")
+    job = c.submit(question, k, date_from, date_to, sources or [], as_of, api_name="/chat")
     outputs = list(job)
     final = job.result()
     if not outputs or outputs[-1] != final:
@@ -188,6 +189,9 @@ def test_parse_filters_and_auth() -> None:
             ui.parse_filters(bad, "", [])
     with pytest.raises(ValueError, match="after"):
         ui.parse_filters("2022-12-31", "2022-12-01", [])
+    assert ui.parse_filters("", "", [], "2022-12-20") == Filters(as_of="2022-12-20")
+    with pytest.raises(ValueError, match="As-of date 'soon' is not a date"):
+        ui.parse_filters("", "", [], "soon")
     assert ui.parse_auth("alice:pa:ss") == ("alice", "pa:ss")
     assert ui.parse_auth(None) is None
     for bad in ("alice", ":pw", "alice:"):
@@ -249,8 +253,8 @@ def test_readme_api_example_asks_with_the_question_alone(
         api = client(url).view_api(print_info=False, return_format="dict")
         params = api["named_endpoints"]["/chat"]["parameters"]
         names = [p["parameter_name"] for p in params]
-        assert names == ["message", "k", "date_from", "date_to", "sources"]
-        assert [p["parameter_has_default"] for p in params] == [False, True, True, True, True]
+        assert names == ["message", "k", "date_from", "date_to", "sources", "as_of"]
+        assert [p["parameter_has_default"] for p in params] == [False] + [True] * 5
         exec(code.replace("http://127.0.0.1:7860/", url), {})  # the example, run as printed
     printed = text_of(capsys.readouterr().out)
     assert "Sources (" in printed and "[1]" in printed
@@ -285,6 +289,12 @@ def test_filters_and_plain_abstention(passages_assistant: Assistant) -> None:
 
         with pytest.raises(AppError, match="YYYY-MM-DD"):
             ask(c, DRONES_Q, date_from="19 Dec 2022")
+
+        # as of the day before the Kissinger essay's article, it is not there to cite
+        final = ask(c, "What did Kissinger propose?", as_of="2022-12-18")[-1]
+        assert "Kissinger" not in text_of(final[-1]["content"])
+        with pytest.raises(AppError, match="As-of date"):
+            ask(c, DRONES_Q, as_of="tomorrow")
 
 
 def test_upload_ask_and_remove(passages_assistant: Assistant, tmp_path: Path) -> None:
