@@ -307,9 +307,10 @@ def folds_of(dev: DevSet, k: int) -> list[list[int]]:
 
 def cross_validate(
     sets: list[DevSet], candidates: dict[str, dict[str, Scores]], k: int
-) -> tuple[dict[str, Scores], list[dict]]:
+) -> tuple[dict[str, Scores], list[dict], dict[str, dict[int, str]]]:
     """Choose per fold on the other folds (both sets, equally weighted); return the held-out
-    scores of each set as chosen, and what each fold chose."""
+    scores of each set as chosen, what each fold chose, and per set which candidate scored
+    each question."""
     folds = {dev.name: folds_of(dev, k) for dev in sets}
     chosen_rows: dict[str, dict[int, str]] = {dev.name: {} for dev in sets}
     log = []
@@ -338,7 +339,7 @@ def cross_validate(
             s.chars.append(source.chars[i])
             s.in_same.append(source.in_same[i])
         held[dev.name] = s
-    return held, log
+    return held, log, chosen_rows
 
 
 # -- the grid ------------------------------------------------------------------------------
@@ -409,14 +410,18 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     candidates: dict[str, dict[str, Scores]] = {}
+    runs_of: dict[str, dict[str, list]] = {}
     stock: dict[str, Scores] = {}
+    stock_runs: dict[str, list] = {}
     for dev in sets:
-        stock[dev.name] = score(dev, stock_run(dev), args.budget, STOCK_K)
+        stock_runs[dev.name] = stock_run(dev)
+        stock[dev.name] = score(dev, stock_runs[dev.name], args.budget, STOCK_K)
         for iname in args.index_variants.split(","):
             assistant, _ = our_index(dev, INDEX_VARIANTS[iname])
             runs = our_runs(dev, assistant, RANKING_VARIANTS)
             for rname, run in runs.items():
                 name = f"chunks {iname}, {rname}"
+                runs_of.setdefault(name, {})[dev.name] = run
                 candidates.setdefault(name, {})[dev.name] = score(
                     dev, run, args.budget, same=stock[dev.name].chars
                 )
@@ -433,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(table(HEAD, rows), flush=True)
 
-    held, log = cross_validate(sets, candidates, args.folds)
+    held, log, chosen = cross_validate(sets, candidates, args.folds)
     print(f"\nChosen per fold ({args.folds} folds of contiguous weeks, both sets):")
     for entry in log:
         print(f"  fold {entry['fold']}: {entry['chosen']} (train objective {entry['train']:.3f})")
@@ -447,6 +452,17 @@ def main(argv: list[str] | None = None) -> int:
             rows.append([f"  fold {f}: ours / stock", dev.name, o["n"], *pairs, ""])
     print("\nHeld-out figures (each question scored by a setting chosen without its weeks)")
     print(table(HEAD, rows))
+    rows = []
+    for dev in sets:
+        held_runs = [runs_of[chosen[dev.name][i]][dev.name][i] for i in range(len(dev.questions))]
+        for budget in (1000, 2000, 3000, 4000):
+            o = metrics(score(dev, held_runs, budget))
+            st = metrics(score(dev, stock_runs[dev.name], budget, budget // 1000))
+            rows.append(
+                [dev.name, budget, budget // 1000, st["hits@ctx"], o["hits@ctx"], o["ctx_chars"]]
+            )
+    print("\nHits within a context budget: stock's top chunks (<= 1,000 chars each) against ours")
+    print(table(["set", "budget chars", "stock chunks", "stock", "ours (CV)", "ours chars"], rows))
     summary(
         "quality",
         "; ".join(
