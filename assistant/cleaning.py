@@ -1,5 +1,7 @@
 """Strip page furniture from article text that arrives as plain text (txt, md, json, jsonl).
 
+Inline HTML tags left in text fields (`<a href="...">`) are removed first.
+
 Pages saved from the web come with their menus, cookie and newsletter notices, share buttons
 and related-link lists flattened into the text. HTML files are already cleaned by trafilatura
 on loading; for text, each line is treated as a block and classified by jusText (the
@@ -27,6 +29,7 @@ _NOTICE = re.compile(
 )
 _SENTENCE_END = re.compile('[.!?"\u201d\u2019)]$')
 _LONG = 50  # a line this long that ends a sentence is prose, whatever jusText says
+_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")
 _MIN_LINES = 4  # fewer lines than this: not a page with furniture
 
 
@@ -38,7 +41,12 @@ def _stoplist() -> frozenset[str]:
 
 
 def clean_text(text: str) -> str:
-    """`text` without its furniture lines; blank lines between kept blocks are preserved."""
+    """`text` without stray HTML tags and furniture lines; blank lines between kept blocks
+    are preserved."""
+    if _TAG.search(text):
+        # text fields copied from web pages keep inline markup (<a href="...">) that a
+        # model would repeat in its answer; entities such as &amp; are decoded with it
+        text = html.unescape(_TAG.sub("", text))
     lines = text.split("\n")
     blocks = [i for i, line in enumerate(lines) if line.strip()]
     if len(blocks) < _MIN_LINES:

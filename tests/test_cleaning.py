@@ -47,6 +47,11 @@ def test_sample_articles_are_left_exactly_as_they_are(sample_dir: Path):
         assert clean_text(article.text) == article.text, article.title
 
 
+def test_inline_html_is_stripped_and_comparisons_kept():
+    text = 'The <a href="https://example.org/x">Buffalo Bills</a> player &amp; his team. 3 < 5 > 2'
+    assert clean_text(text) == "The Buffalo Bills player & his team. 3 < 5 > 2"
+
+
 def test_short_text_is_left_alone():
     text = "Breaking\n\nThe port reopened."
     assert clean_text(text) == text
