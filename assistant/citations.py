@@ -4,9 +4,9 @@ The model sees sources numbered 1..N. Markers outside that range are removed, `[
 `[1][2]`, a sentence the model left uncited gets the source that contains its words (when one
 clearly does), and the citations list only the sources the final text cites.
 
-Small local models sometimes copy a figure from the wrong passage. A sentence stating a number
-that none of its cited sources (nor the question) contains is dropped; an answer left with
-nothing becomes the refusal.
+Small local models sometimes copy a figure from the wrong passage, or name someone no passage
+names. A sentence stating a number, or adding a name, that none of its cited sources (nor the
+question) contains is dropped; an answer left with nothing becomes the refusal.
 """
 
 from __future__ import annotations
@@ -26,6 +26,14 @@ _STOPWORDS = (
 )
 _STOP = frozenset(_STOPWORDS.split())
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_NAME = re.compile(r"\b[A-Z][\w'\u2019-]*")
+# Capitalised only because they open a clause (after a colon or a quote mark), not names.
+_CLAUSE_STARTERS = (
+    "according after also although another answer articles before both but despite during "
+    "however if in many most no not on one other over since some source sources than then "
+    "there these they this those though under unlike until we when where whereas while yes you"
+)
+_STARTERS = frozenset(_CLAUSE_STARTERS.split())
 
 
 def _pieces(text: str) -> list[str]:
@@ -91,6 +99,35 @@ def _numbers_supported(sentence: str, question: str, passages: list[Passage]) ->
     return claimed <= support
 
 
+def _names(text: str) -> set[str]:
+    """Capitalised words after the first (names of people, places, organisations: the first
+    word is capitalised anyway), possessives dropped."""
+    found = set()
+    for word in _NAME.findall(text.strip())[1 if text.strip()[:1].isupper() else 0 :]:
+        word = re.sub(r"['\u2019]s$", "", word)
+        if len(word) > 1 and word.lower() not in _STOP and word.lower() not in _STARTERS:
+            found.add(word.lower())
+    return found
+
+
+def _names_supported(sentence: str, question: str, passages: list[Passage]) -> bool:
+    """Every name the sentence adds to the question is in a source it cites (any source, if
+    uncited): a small model's made-up answer usually names someone its sources do not.
+
+    A name matches a word of the sources that starts like it ("Ukrainian" and "Ukraine")."""
+    claimed = _names(_MARKER.sub("", sentence)) - _names(question)
+    if not claimed:
+        return True
+    cited = [int(n) for n in _MARKER.findall(sentence)] or range(1, len(passages) + 1)
+    support = " ".join(
+        f"{passages[n - 1].chunk.text} {passages[n - 1].title} {passages[n - 1].source or ''}"
+        for n in cited
+    ).lower()
+    return all(
+        re.search(r"\b" + re.escape(name[: max(4, len(name) - 3)]), support) for name in claimed
+    )
+
+
 def finalize(question: str, raw: str, passages: list[Passage]) -> Answer:
     """Clean the model's reply and resolve its markers against `passages` (numbered from 1)."""
     text = _normalise(raw.strip())
@@ -108,7 +145,11 @@ def finalize(question: str, raw: str, passages: list[Passage]) -> Answer:
     kept = [
         piece
         for piece in pieces
-        if not piece.strip() or _numbers_supported(piece, question, passages)
+        if not piece.strip()
+        or (
+            _numbers_supported(piece, question, passages)
+            and _names_supported(piece, question, passages)
+        )
     ]
     if not any(_WORD.search(_MARKER.sub("", piece)) for piece in kept):
         return Answer(question, CANNOT_ANSWER, (), True, tuple(passages))

@@ -129,3 +129,30 @@ def test_markers_never_land_inside_abbreviations():
     assert "No. 1 Alabama Crimson Tide 33-18 [1]." in answer.text
     assert "St. George's Chapel in Windsor [1]." in answer.text
     assert "No [1]" not in answer.text and "St [1]" not in answer.text
+
+
+def test_a_name_no_cited_source_holds_drops_the_sentence():
+    source = "Brittney Griner, the basketball player, remains detained in Russia, her lawyers said."
+    passages = _one(source)
+    made_up = finalize(
+        "Which celebrity is detained in Russia?",
+        "Kim Kardashian is detained in Russia [1].",
+        passages,
+    )
+    assert made_up.abstained and made_up.citations == ()
+    grounded = finalize(
+        "Which athlete is detained in Russia?",
+        "The basketball player Brittney Griner is detained in Russia, her lawyers said [1].",
+        passages,
+    )
+    assert not grounded.abstained and [c.number for c in grounded.citations] == [1]
+
+
+def test_names_from_the_question_and_related_word_forms_count_as_supported():
+    passages = _one("Ukraine's air force said it shot down 30 drones over the capital.")
+    answer = finalize(
+        "What did the Ukrainian air force say, according to Kyiv officials?",
+        "The Ukrainian air force said it shot down 30 drones over Kyiv [1].",
+        passages,
+    )
+    assert not answer.abstained and answer.text.endswith("[1].")
