@@ -147,10 +147,21 @@ class Assistant:
     # -- questions -----------------------------------------------------------------------
 
     def retrieve(
-        self, question: str, k: int | None = None, filters: Filters | None = None
+        self,
+        question: str,
+        k: int | None = None,
+        filters: Filters | None = None,
+        budget: int | None = None,
     ) -> list[Passage]:
-        """The best passages for `question`, best first."""
-        return retrieve(self.index(), self.embedder, question, self.settings.retrieval, k, filters)
+        """The best passages for `question`, best first; at most `budget` characters of them
+        when given (answers use `retrieval.context_chars`)."""
+        return retrieve(
+            self.index(), self.embedder, question, self.settings.retrieval, k, filters, budget
+        )
+
+    def _context(self, question: str, k: int | None, filters: Filters | None) -> list[Passage]:
+        """The passages an answer is written from: within the context budget."""
+        return self.retrieve(question, k, filters, self.settings.retrieval.context_chars)
 
     @property
     def chain(self) -> Any:
@@ -158,7 +169,7 @@ class Assistant:
         if self._chain is None:
             self._chain = build_chain(
                 self._chat_model or make_llm(self.settings.llm),
-                self.retrieve,
+                self._context,
                 Path(self.settings.prompts_dir),
                 self.settings.retrieval.min_similarity,
                 lambda question, passages: extract_answer(self.embedder, question, passages),

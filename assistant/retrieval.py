@@ -135,17 +135,19 @@ def retrieve(
     settings: RetrievalSettings,
     k: int | None = None,
     filters: Filters | None = None,
+    budget: int | None = None,
 ) -> list[Passage]:
     """The best passages for `question`, best first; `score` is cosine similarity.
 
-    At most `k` passages (default `settings.k`) holding at most `settings.context_chars`
-    characters, so the model reads about as much whatever the chunk size.
+    At most `k` passages (default `settings.k`), holding at most `budget` characters when
+    given: the chain passes `settings.context_chars`, so the model reads about as much
+    whatever the chunk size.
     """
     k = k or settings.k
     filters = filters or Filters()
     found = gather(data, embedder, question, max(settings.fetch_k, k), filters)
     as_of = parse_day(filters.as_of) or default_as_of(newest_date(data))
-    return rank(data, found, settings, k, timeframe(question, as_of))
+    return rank(data, found, settings, k, timeframe(question, as_of), budget)
 
 
 @dataclass
@@ -176,6 +178,7 @@ def rank(
     settings: RetrievalSettings,
     k: int,
     when: Timeframe | None = None,
+    budget: int | None = None,
 ) -> list[Passage]:
     """Fuse the rankings, then pick passages: per-article cap, no near-duplicates, budget."""
     import numpy as np
@@ -199,7 +202,7 @@ def rank(
     picked: list[int] = []
     shingles: list[set[str]] = []
     per_article: dict[str, int] = defaultdict(int)
-    budget = settings.context_chars
+    budget = budget or 10**9
     for row in order:
         chunk = data.chunks[row]
         if per_article[chunk.article_id] >= settings.per_article:

@@ -162,7 +162,7 @@ def our_runs(
     for name, change in ranking.items():
         change = dict(change)
         dated[name] = change.pop("as_of", True)
-        settings[name] = base.model_copy(update={**change, "context_chars": 10**6})
+        settings[name] = base.model_copy(update=change)
     fetch = max(s.fetch_k for s in settings.values())
     out: dict[str, list[list[tuple[str | None, str]]]] = {name: [] for name in ranking}
     vectors = assistant.embedder.encode([q["question"] for q in dev.questions])

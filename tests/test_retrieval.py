@@ -64,8 +64,9 @@ def test_copies_of_one_story_take_one_place(copies: Assistant):
 
 def test_passages_stop_at_the_context_budget(tmp_path: Path):
     records = [_record(n, f"{WIRE} Report number {n} from the scene.") for n in range(6)]
-    assistant = _index(tmp_path, records, retrieval={"context_chars": 600, "max_overlap": 1.0})
-    passages = assistant.retrieve("Karvina miners rescued", k=6)
+    assistant = _index(tmp_path, records, retrieval={"max_overlap": 1.0})
+    assert len(assistant.retrieve("Karvina miners rescued", k=6)) == 6  # a search: no budget
+    passages = assistant.retrieve("Karvina miners rescued", k=6, budget=600)
     assert len(passages) == 2  # each is 269-270 characters: a third would not fit
     assert sum(len(p.chunk.text) for p in passages) <= 600
 
