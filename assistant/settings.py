@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -83,6 +83,35 @@ class LLMSettings(_Group):
     threads: int | None = Field(None, description="CPU threads for the local model (default: all).")
 
 
+class StoreSettings(_Group):
+    backend: Literal["faiss", "postgres"] = Field(
+        "faiss",
+        description="faiss: an index folder (index_dir), no server; postgres: a PostgreSQL "
+        "database with pgvector at `url`, shared by many processes and machines. Setting "
+        "`url` alone selects postgres.",
+    )
+    url: str | None = Field(
+        None, description="postgresql://user:password@host:port/database for backend postgres."
+    )
+    pool_size: int = Field(4, ge=1, description="Most database connections one process holds.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _url_selects_postgres(cls, values: Any) -> Any:
+        if isinstance(values, dict) and values.get("url") and "backend" not in values:
+            return {**values, "backend": "postgres"}
+        return values
+
+    @model_validator(mode="after")
+    def _postgres_needs_url(self) -> StoreSettings:
+        if self.backend == "postgres" and not self.url:
+            raise ValueError(
+                "store.backend is postgres but store.url is not set; set ASSISTANT_STORE__URL "
+                "or pass --store-url postgresql://user@host:port/database"
+            )
+        return self
+
+
 class Settings(BaseSettings):
     """Everything configurable. Pass one to `Assistant`, or a dict of overrides."""
 
@@ -99,6 +128,7 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = EmbeddingSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     llm: LLMSettings = LLMSettings()
+    store: StoreSettings = StoreSettings()
 
 
 def resolve_settings(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import Any
 
 
 def content_hash(text: str) -> str:
@@ -139,3 +140,25 @@ class Event:
     text: str = ""
     passages: tuple[Passage, ...] = ()
     answer: Answer | None = None
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrict retrieval to a date range (inclusive, YYYY-MM-DD) and/or some sources."""
+
+    date_from: str | None = None
+    date_to: str | None = None
+    sources: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.date_from or self.date_to or self.sources)
+
+    def accepts(self, article: dict[str, Any]) -> bool:
+        date = article.get("date")
+        if (self.date_from or self.date_to) and not date:
+            return False
+        if self.date_from and date < self.date_from:
+            return False
+        if self.date_to and date > self.date_to:
+            return False
+        return not self.sources or article.get("source") in self.sources
