@@ -125,16 +125,21 @@ def test_two_servers_cite_what_a_cli_writer_adds(pg_sample, tmp_path):
     readers = [_spawn(READER, pg_sample) for _ in range(2)]
     for reader in readers:
         _expect(reader, "ready")
-    writer = subprocess.run(
+    store = open_store(Settings(store={"url": pg_sample}))
+    before = store.current_version()
+    writer = subprocess.Popen(
         [sys.executable, "-m", "assistant", "--store-url", pg_sample, "index", "add", str(folder)],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=300,
     )
-    committed = time.time()
-    assert writer.returncode == 0 and "1 added" in writer.stdout, writer.stderr
+    while store.current_version() == before and writer.poll() is None:
+        time.sleep(0.02)
+    committed = time.time()  # within 20 ms of the writer's commit
+    out, err = writer.communicate(timeout=300)
+    assert writer.returncode == 0 and "1 added" in out, err
     lags = [float(_expect(reader, "seen").split()[1]) - committed for reader in readers]
     for reader in readers:
         assert reader.wait(30) == 0
-    print(f"both readers cited the new article {max(lags):.2f}s after the writer exited")
+    print(f"both readers cited the new article {max(lags):.2f}s after the writer committed")
     assert Assistant(store={"url": pg_sample}).stats()["articles"] == 13

@@ -5,7 +5,8 @@ Tables (prefixed, so the database may hold other things):
     assistant_meta      manifest, version (bumped by every write), BM25 corpus statistics
     assistant_articles  one row per article: id, indexed date and source, the full record
     assistant_chunks    one row per chunk: vector(dim) under an HNSW cosine index, BM25 term
-                        weights as a sparsevec, the article's date and source (for filters)
+                        weights as a sparsevec (their term ids under a GIN index, to find
+                        the chunks holding a query's terms), the article's date and source
     assistant_terms     vocabulary: term id and document frequency, for BM25's IDF
 
 Every write runs in one transaction under an advisory lock, so writers queue, a killed writer
@@ -56,6 +57,9 @@ TERM_DIMS = 1_000_000_000  # sparsevec dimensions: room for any vocabulary (pgve
 BM25_K1, BM25_B = 1.5, 0.75  # bm25s's defaults, so both backends rank alike
 # HNSW candidates per search; with iterative scan a filtered search keeps going until it has k.
 EF_SEARCH = 100
+# Memory for building the HNSW graph in one go (~1.6 KB a chunk at dim 384): past it, the
+# build slows down several-fold.
+BUILD_MEMORY = "1GB"
 T = TypeVar("T")
 
 _pools: dict[tuple[str, int], ConnectionPool] = {}
@@ -391,10 +395,10 @@ class PostgresView(IndexView):
         idf = {tid: math.log(1 + (n - df + 0.5) / (df + 0.5)) for tid, df, _ in terms}
         params: list[Any] = [SparseVector(idf, TERM_DIMS)]
         where = _where(filters, params)
-        rows = self.query(
-            "SELECT row_id FROM (SELECT row_id, terms <#> %s AS score FROM assistant_chunks "
-            f"WHERE {where}) s WHERE score < 0 ORDER BY score LIMIT %s",
-            [*params, k],
+        rows = self.query(  # the GIN index finds the chunks holding a query term
+            "SELECT row_id FROM assistant_chunks WHERE term_ids && %s::int[] AND "
+            f"{where} ORDER BY terms <#> %s LIMIT %s",
+            [list(idf), *params[1:], params[0], k],
         )
         return [r[0] for r in rows]
 
@@ -533,10 +537,15 @@ class PostgresWriter(Writer):
         if chunks:
             self._insert_chunks(chunks, vectors, {r["id"]: r for r in records}, stats)
         if fresh:  # building the graph once after loading is far faster than per row
+            conn.execute(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'")
             conn.execute(
                 "CREATE INDEX assistant_chunks_hnsw ON assistant_chunks "
                 "USING hnsw (embedding vector_cosine_ops)"
             )
+            conn.execute(
+                "CREATE INDEX assistant_chunks_terms ON assistant_chunks USING gin (term_ids)"
+            )
+            conn.execute("ANALYZE assistant_articles, assistant_chunks, assistant_terms")
         counts = conn.execute(
             "SELECT (SELECT count(*) FROM assistant_articles), "
             "(SELECT count(*) FROM assistant_chunks)"
@@ -613,7 +622,7 @@ class PostgresWriter(Writer):
         df: Counter[int] = Counter()
         with self.conn.cursor().copy(
             'COPY assistant_chunks (id, article_id, text, start, "end", date, source, tokens, '
-            "embedding, terms) FROM STDIN WITH (FORMAT BINARY)"
+            "embedding, terms, term_ids) FROM STDIN WITH (FORMAT BINARY)"
         ) as copy:
             copy.set_types(
                 [
@@ -627,6 +636,7 @@ class PostgresWriter(Writer):
                     "int4",
                     "vector",
                     "sparsevec",
+                    "int4[]",
                 ]
             )
             for chunk, vector, doc in zip(chunks, vectors, tokens, strict=True):
@@ -647,6 +657,7 @@ class PostgresWriter(Writer):
                         len(doc),
                         vector,
                         SparseVector(weights, TERM_DIMS),
+                        sorted(weights),
                     )
                 )
         if df:
@@ -681,8 +692,11 @@ def _create_tables(conn: psycopg.Connection, dim: int) -> None:
                date text, source text,
                tokens int NOT NULL,
                embedding vector({int(dim)}) NOT NULL,
-               terms sparsevec({TERM_DIMS}) NOT NULL)"""
+               terms sparsevec({TERM_DIMS}) NOT NULL,
+               term_ids int[] NOT NULL)"""
     )
+    # Vectors stay in the row: TOASTed, every distance would cost extra page reads.
+    conn.execute("ALTER TABLE assistant_chunks ALTER COLUMN embedding SET STORAGE PLAIN")
     conn.execute(
         "CREATE TABLE assistant_terms (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
         "term text NOT NULL UNIQUE, df int NOT NULL DEFAULT 0)"
