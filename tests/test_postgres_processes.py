@@ -143,3 +143,23 @@ def test_two_servers_cite_what_a_cli_writer_adds(pg_sample, tmp_path):
         assert reader.wait(30) == 0
     print(f"both readers cited the new article {max(lags):.2f}s after the writer committed")
     assert Assistant(store={"url": pg_sample}).stats()["articles"] == 13
+
+
+def test_lost_connections_are_retried_and_a_dead_server_is_named(pg_sample, pg_server):
+    import psycopg
+
+    from assistant.errors import StoreUnavailableError
+
+    assistant = Assistant(store={"url": pg_sample})
+    assert assistant.retrieve("Kherson market shelling", k=1)
+    with psycopg.connect(pg_server.url, autocommit=True) as admin:
+        ended = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (pg_sample.rsplit("/", 1)[1],),
+        ).fetchone()[0]
+    assert ended >= 1  # every pooled connection of this process was cut
+    assert assistant.retrieve("Kherson market shelling", k=1)[0].title.startswith("Shelling")
+    nowhere = pg_sample.replace(f":{pg_server.port}/", ":1/")
+    with pytest.raises(StoreUnavailableError, match=r"cannot connect to the PostgreSQL index at"):
+        Assistant(store={"url": nowhere}).retrieve("Kherson")

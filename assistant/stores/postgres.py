@@ -93,11 +93,20 @@ def _configure(conn: psycopg.Connection) -> None:
 
 def _pool(url: str, size: int) -> ConnectionPool:
     """One pool per database and process, shared by every `Assistant` in it."""
+    import psycopg
     from psycopg_pool import ConnectionPool, PoolTimeout
 
     with _pools_lock:
         pool = _pools.get((url, size))
         if pool is None:
+            try:  # one plain connection first, to report why a server cannot be reached
+                psycopg.connect(url, connect_timeout=10).close()
+            except psycopg.Error as exc:
+                reason = " ".join(str(exc).split())[:300]
+                raise StoreUnavailableError(
+                    f"cannot connect to the PostgreSQL index at {_safe(url)} ({reason}); check "
+                    "that the server is running and store.url (--store-url) is right"
+                ) from exc
             pool = ConnectionPool(
                 url,
                 min_size=1,
