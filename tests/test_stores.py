@@ -44,6 +44,14 @@ def backend(request, sample_index: Path, tmp_path: Path) -> dict[str, Any]:
     return {"store": {"url": url}, "index_dir": tmp_path / "unused"}
 
 
+@pytest.fixture(params=["faiss", "postgres"])
+def empty_backend(request, tmp_path: Path) -> dict[str, Any]:
+    """Settings overrides naming an empty store on each backend."""
+    if request.param == "faiss":
+        return {"index_dir": tmp_path / "index"}
+    return {"store": {"url": request.getfixturevalue("pg_url")}, "index_dir": tmp_path / "unused"}
+
+
 def make(backend: dict[str, Any], **overrides: Any) -> Assistant:
     return Assistant({**backend, "llm": {"backend": "passages"}}, **overrides)
 
@@ -85,6 +93,22 @@ def test_add_update_remove_and_dedup(backend, tmp_path):
         [c for _, cs, _ in assistant.index().dump() for c in cs]
     )
     assert "Llama census" not in {row["title"] for row in assistant.articles()}
+
+
+def test_build_add_and_rebuild_from_nothing(empty_backend, tmp_path):
+    assistant = make(empty_backend)
+    report = assistant.add_articles([folder(tmp_path, "first", {"llama.txt": NEW["llama.txt"]})])
+    assert len(report.added) == 1 and assistant.stats()["articles"] == 1
+    first = assistant.index().version
+    report = assistant.add_articles([folder(tmp_path, "second", {"tram.txt": NEW["tram.txt"]})])
+    assert len(report.added) == 1 and assistant.stats()["articles"] == 2
+    assert assistant.retrieve("Which city got a tram line?", k=1)[0].title == "Tram line"
+    second = assistant.index().version
+    report = assistant.build_index([tmp_path / "second"])
+    assert (
+        assistant.stats()["articles"] == 1 and len({first, second, assistant.index().version}) == 3
+    )
+    assert open_store(assistant.settings).verify(assistant.settings).startswith("ok: ")
 
 
 def test_filters_are_applied_and_still_fill_k(backend):

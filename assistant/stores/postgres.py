@@ -281,28 +281,29 @@ class PostgresStore(Store):
         )
 
 
-def _version(conn: psycopg.Connection) -> str | None:
-    import psycopg
+def _has_tables(conn: psycopg.Connection) -> bool:
+    """Whether this database holds our schema (asked, not tried: an error would abort a
+    writer's transaction)."""
+    return conn.execute("SELECT to_regclass('assistant_meta') IS NOT NULL").fetchone()[0]
 
-    try:
-        row = conn.execute("SELECT value FROM assistant_meta WHERE key = 'version'").fetchone()
-    except psycopg.errors.UndefinedTable:
+
+def _version(conn: psycopg.Connection) -> str | None:
+    if not _has_tables(conn):
         return None
+    row = conn.execute("SELECT value FROM assistant_meta WHERE key = 'version'").fetchone()
     return None if row is None else str(row[0])
 
 
 def _read_manifest(conn: psycopg.Connection, store: PostgresStore) -> tuple[dict[str, Any], str]:
-    import psycopg
 
     where = store.location
-    try:
+    rows = {}
+    if _has_tables(conn):
         rows = dict(
             conn.execute(
                 "SELECT key, value FROM assistant_meta WHERE key IN ('manifest', 'version')"
             ).fetchall()
         )
-    except psycopg.errors.UndefinedTable:
-        rows = {}
     if "manifest" not in rows:
         raise IndexNotFoundError(
             f"no index in the database at {where}; build one with "
@@ -518,7 +519,8 @@ class PostgresWriter(Writer):
         rebuild: bool = False,
     ) -> None:
         conn, dim = self.conn, int(manifest["dim"])
-        fresh = rebuild or _version(conn) is None
+        version = int(_version(conn) or 0)  # kept across rebuilds: readers compare it
+        fresh = rebuild or version == 0
         if fresh:
             _create_tables(conn, dim)
         stats = self._meta("bm25") or {"chunks": 0, "tokens": 0}
@@ -569,7 +571,7 @@ class PostgresWriter(Writer):
             manifest.pop(key, None)
         self._set_meta("manifest", manifest)
         self._set_meta("bm25", stats)
-        self._set_meta("version", int(self._meta("version") or 0) + 1)
+        self._set_meta("version", version + 1)
 
     def _meta(self, key: str) -> Any:
         row = self.conn.execute("SELECT value FROM assistant_meta WHERE key = %s", (key,))
