@@ -135,7 +135,9 @@ def exact(data: np.ndarray, q: np.ndarray, allowed: np.ndarray | None) -> set[in
     return set(np.argpartition(-scores, K)[:K].tolist())
 
 
-def bench_size(n: int, url: str, n_queries: int, passages: list[tuple[str, str]]) -> list[list]:
+def bench_size(
+    n: int, url: str, n_queries: int, passages: list[tuple[str, str]], stores: list[str]
+) -> list[list]:
     settings = Settings()
     records, chunks, data = corpus(n, passages)
     manifest = expected_manifest(settings, data.shape[1])
@@ -151,7 +153,7 @@ def bench_size(n: int, url: str, n_queries: int, passages: list[tuple[str, str]]
     rows = []
     tmp = Path(tempfile.mkdtemp(prefix="bench-store-"))
     try:
-        for name in ("faiss", "postgres"):
+        for name in stores:
             if name == "faiss":
                 store: Any = FaissStore(tmp / "index")
             else:
@@ -314,6 +316,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--url", help="an empty PostgreSQL database (default: start one)")
+    parser.add_argument("--stores", default="faiss,postgres", help="which backends to time")
+    parser.add_argument("--no-keyword", action="store_true", help="skip the RealTime QA ranking")
     args = parser.parse_args()
     server = None
     url = args.url
@@ -330,9 +334,9 @@ def main() -> None:
         passages = texts()
         rows = []
         for n in (int(s) for s in args.sizes.split(",")):
-            rows += bench_size(n, url, args.queries, passages)
+            rows += bench_size(n, url, args.queries, passages, args.stores.split(","))
         print("\n" + table(HEADERS, rows))
-        quality = keyword_quality(url) if realtimeqa_available() else []
+        quality = [] if args.no_keyword or not realtimeqa_available() else keyword_quality(url)
         if quality:
             print("\nKeyword ranking on RealTime QA (evidence passage of each question):")
             print(table(["ranker", "questions", "Hits@1", "Hits@10", "MRR@10", "ms/q"], quality))

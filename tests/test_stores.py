@@ -190,3 +190,16 @@ def test_cli_moves_the_sample_index_into_postgres_and_asks(sample_index, pg_url)
     )
     assert asked.exit_code == 0, asked.output
     assert "Istanbul" in asked.output and "Sources:" in asked.output
+
+
+def test_postgres_broad_filters_search_the_graph_and_fill_k(sample_index, pg_url, monkeypatch):
+    """Filters leaving many chunks go through HNSW with iterative scan; same passages."""
+    from assistant.stores import postgres
+
+    migrate(Settings(index_dir=sample_index), pg_url)
+    assistant = make({"store": {"url": pg_url}})
+    source = Filters(sources=("Kyiv Wire", "Danube Dispatch"))
+    exact = [p.chunk.id for p in assistant.retrieve("Kissinger ceasefire", k=4, filters=source)]
+    monkeypatch.setattr(postgres, "EXACT_BELOW", 0)
+    graph = [p.chunk.id for p in assistant.retrieve("Kissinger ceasefire", k=4, filters=source)]
+    assert len(graph) == 4 and graph == exact
