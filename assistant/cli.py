@@ -331,7 +331,12 @@ def eval_command(
     settings = _settings(ctx, llm__backend=backend, llm__model=model)
     with tempfile.TemporaryDirectory(prefix="assistant-eval-") as tmp:
         if articles is not None:
-            settings = settings.model_copy(update={"index_dir": Path(tmp) / "index"})
+            from assistant.settings import StoreSettings
+
+            # a temporary FAISS folder, never the configured store (it may be a shared database)
+            settings = settings.model_copy(
+                update={"index_dir": Path(tmp) / "index", "store": StoreSettings()}
+            )
             report = Assistant(settings).build_index([articles], progress=True)
             click.echo(
                 f"indexed {len(report.added)} articles ({report.chunks_embedded} chunks) "
