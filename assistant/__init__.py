@@ -18,6 +18,7 @@ from assistant.errors import (
     IndexNotFoundError,
     LLMError,
     PromptError,
+    StoreUnavailableError,
 )
 from assistant.retrieval import Filters
 from assistant.settings import Settings
@@ -43,5 +44,6 @@ __all__ = [
     "Passage",
     "PromptError",
     "Settings",
+    "StoreUnavailableError",
     "answer",
 ]

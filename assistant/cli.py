@@ -34,6 +34,8 @@ def _settings(ctx: click.Context, **changes: Any) -> Settings:
     base: dict[str, Any] = {}
     if ctx.obj.get("index"):
         base["index_dir"] = ctx.obj["index"]
+    if ctx.obj.get("store_url"):
+        base["store"] = {"url": ctx.obj["store_url"]}
     for key, value in changes.items():
         if value is not None:
             group, _, name = key.partition("__")
@@ -48,10 +50,17 @@ def _settings(ctx: click.Context, **changes: Any) -> Settings:
     envvar="ASSISTANT_INDEX_DIR",
     help="Index folder (default: the project's index/).",
 )
+@click.option(
+    "--store-url",
+    help="PostgreSQL database holding the index (postgresql://user@host:port/db) instead of "
+    "the --index folder; also ASSISTANT_STORE__URL.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log the libraries' messages too.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages (loading, embedding).")
 @click.pass_context
-def main(ctx: click.Context, index: Path | None, verbose: bool, quiet: bool) -> None:
+def main(
+    ctx: click.Context, index: Path | None, store_url: str | None, verbose: bool, quiet: bool
+) -> None:
     """Answer questions about news articles, citing the passages."""
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
@@ -59,7 +68,7 @@ def main(ctx: click.Context, index: Path | None, verbose: bool, quiet: bool) -> 
     )
     # Our own progress lines (loading models, embedding) go to stderr unless --quiet.
     logging.getLogger("assistant").setLevel(logging.WARNING if quiet else logging.INFO)
-    ctx.obj = {"index": index}
+    ctx.obj = {"index": index, "store_url": store_url}
 
 
 @main.group()
@@ -185,14 +194,31 @@ def index_stats(ctx: click.Context) -> None:
 @index.command("verify")
 @click.pass_context
 def index_verify(ctx: click.Context) -> None:
-    """Check the index files against the manifest's sizes and checksums."""
-    from assistant.store import load_index
+    """Check the index against its manifest (file checksums, or the database's counts)."""
+    from assistant.stores import open_store
 
     settings = _settings(ctx)
-    data = load_index(Path(settings.index_dir), settings)
+    click.echo(open_store(settings).verify(settings))
+
+
+@index.command("migrate")
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    help="postgresql://user@host:port/db to copy the index into PostgreSQL, or a new folder "
+    "to export it as a FAISS index.",
+)
+@click.pass_context
+def index_migrate(ctx: click.Context, target: str) -> None:
+    """Copy the index (articles, chunks, vectors) to another backend without re-embedding."""
+    from assistant.stores.migrate import migrate
+
+    done = migrate(_settings(ctx), target)
     click.echo(
-        f"ok: {settings.index_dir} version {data.version}, {len(data.articles)} articles, "
-        f"{len(data.chunks)} chunks, files match their checksums"
+        f"copied {done.articles} articles and {done.chunks} chunks from {done.source} to "
+        f"{done.target} in {done.seconds:.1f}s; counts and checksum sha256:{done.checksum[:16]} "
+        "match"
     )
 
 
@@ -340,7 +366,12 @@ def eval_command(
     settings = _settings(ctx, llm__backend=backend, llm__model=model)
     with tempfile.TemporaryDirectory(prefix="assistant-eval-") as tmp:
         if articles is not None:
-            settings = settings.model_copy(update={"index_dir": Path(tmp) / "index"})
+            from assistant.settings import StoreSettings
+
+            # a temporary FAISS folder, never the configured store (it may be a shared database)
+            settings = settings.model_copy(
+                update={"index_dir": Path(tmp) / "index", "store": StoreSettings()}
+            )
             report = Assistant(settings).build_index([articles], progress=True)
             click.echo(
                 f"indexed {len(report.added)} articles ({report.chunks_embedded} chunks) "

@@ -24,7 +24,7 @@ from assistant.ingest import add_loaded, add_paths, remove_ids
 from assistant.llms import make_llm
 from assistant.retrieval import Filters, retrieve
 from assistant.settings import DEFAULT_INDEX_DIR, SAMPLE_ARTICLES_DIR, Settings, resolve_settings
-from assistant.store import IndexData, current_version, load_index
+from assistant.stores import IndexView, open_store
 from assistant.types import Answer, Event, IngestReport, Passage
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,8 @@ class Assistant:
         self.settings = resolve_settings(settings, **overrides)
         self._chat_model = chat_model
         self.embedder = Embedder.from_settings(self.settings.embedding)
-        self._data: IndexData | None = None
+        self.store = open_store(self.settings)
+        self._data: IndexView | None = None
         self._lock = threading.Lock()
         self._chain = None
 
@@ -54,19 +55,22 @@ class Assistant:
 
     # -- index ---------------------------------------------------------------------------
 
-    def index(self) -> IndexData:
+    def index(self) -> IndexView:
         """The live index, reloaded when a newer version has been written."""
-        version = current_version(self.index_dir)
+        version = self.store.current_version()
         if version is None and self._is_default_index():
             self._build_default_index()
-            version = current_version(self.index_dir)
+            version = self.store.current_version()
         with self._lock:
             if self._data is None or self._data.version != version:
-                self._data = load_index(self.index_dir, self.settings)
+                self._data = self.store.load(self.settings)
             return self._data
 
     def _is_default_index(self) -> bool:
-        return self.index_dir.resolve() == DEFAULT_INDEX_DIR.resolve()
+        return (
+            self.settings.store.backend == "faiss"
+            and self.index_dir.resolve() == DEFAULT_INDEX_DIR.resolve()
+        )
 
     def _build_default_index(self) -> None:
         """First use of an installed package: index the bundled sample articles, with progress.
@@ -123,26 +127,11 @@ class Assistant:
 
     def articles(self) -> list[dict[str, Any]]:
         """Metadata of every indexed article, newest first."""
-        rows = [
-            {k: a.get(k) for k in ("id", "title", "date", "source", "url", "key", "chunks")}
-            for a in self.index().articles.values()
-        ]
+        rows = self.index().article_list()
         return sorted(rows, key=lambda r: (r["date"] or "", r["title"]), reverse=True)
 
     def stats(self) -> dict[str, Any]:
-        data = self.index()
-        dates = sorted(a["date"] for a in data.articles.values() if a.get("date"))
-        return {
-            "articles": len(data.articles),
-            "chunks": len(data.chunks),
-            "sources": sorted({a["source"] for a in data.articles.values() if a.get("source")}),
-            "date_range": (dates[0], dates[-1]) if dates else None,
-            "embedding_model": data.manifest["embedding_model"],
-            "dim": data.dim,
-            "faiss_index": data.manifest.get("faiss_index"),
-            "version": data.version,
-            "written": data.manifest.get("written"),
-        }
+        return self.index().stats()
 
     # -- questions -----------------------------------------------------------------------
 

@@ -25,6 +25,10 @@ class IndexLockedError(AssistantError):
     """Another process is writing to the index."""
 
 
+class StoreUnavailableError(AssistantError):
+    """The database holding the index cannot be reached."""
+
+
 class LLMError(AssistantError):
     """The language model backend is unavailable or failed."""
 

@@ -31,7 +31,7 @@ from assistant.errors import AssistantError
 
 if TYPE_CHECKING:
     from assistant.core import Assistant
-    from assistant.store import IndexData
+    from assistant.stores.base import IndexView
 
 HITS_AT = (1, 4, 10)
 _MARKER = re.compile(r"\s*\[\d+\]")
@@ -132,7 +132,7 @@ def _span_pattern(text: str) -> re.Pattern[str] | None:
 class EvidenceIndex:
     """Decides which indexed passages hold a question's evidence."""
 
-    def __init__(self, data: IndexData) -> None:
+    def __init__(self, data: IndexView) -> None:
         self.articles = data.articles
         self.refs: dict[str, set[str]] = {}  # id, key, url, origin, file name -> article ids
         self.records: dict[str, list[tuple[int, str]]] = {}  # file -> (position, article id)

@@ -1,7 +1,7 @@
 """Index maintenance: build, add (incremental, deduplicated), remove.
 
-Only new or changed articles are embedded. Every write holds the index lock and goes through
-`store.write_index`, so a crash leaves the last good version live.
+Only new or changed articles are embedded. Every write holds the store's write lock and is
+applied by its `Writer` all at once, so a crash leaves the last good index live.
 """
 
 from __future__ import annotations
@@ -10,28 +10,22 @@ import logging
 import os
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from assistant.articles import LoadResult, load_paths
 from assistant.chunking import chunk_article, embedding_text
 from assistant.cleaning import clean_text
 from assistant.embeddings import Embedder
-from assistant.errors import IndexMismatchError, IndexNotFoundError
+from assistant.errors import IndexMismatchError
 from assistant.settings import Settings
-from assistant.store import (
-    IndexData,
-    check_index_folder,
-    empty_index,
-    expected_manifest,
-    load_index,
-    rebuild_hint,
-    uses_hnsw,
-    write_index,
-    write_lock,
-)
-from assistant.types import Article, IngestReport, Rejected
+from assistant.stores import open_store
+from assistant.stores.base import expected_manifest
+from assistant.types import Article, Chunk, IngestReport, Rejected
+
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -92,34 +86,32 @@ def add_loaded(
         unchanged=list(loaded.known),
     )
     embedder = embedder or Embedder.from_settings(settings.embedding)
-    index_dir = Path(settings.index_dir)
-    with write_lock(index_dir, timeout=LOCK_TIMEOUT if lock_timeout is None else lock_timeout):
-        data = None if rebuild else _load_or_none(index_dir, settings)
+    store = open_store(settings)
+    with store.writer(LOCK_TIMEOUT if lock_timeout is None else lock_timeout) as writer:
+        data = None if rebuild else writer.current(settings)
         if data is None:
-            check_index_folder(index_dir)
-            data = IndexData(
-                manifest=expected_manifest(settings, embedder.dim),
-                articles={},
-                chunks=[],
-                vectors=empty_index(embedder.dim),
-            )
+            writer.check_new()
+            manifest = expected_manifest(settings, embedder.dim)
+            articles: Mapping[str, dict[str, Any]] = {}
         elif data.dim != embedder.dim:
             raise IndexMismatchError(
-                f"index at {index_dir} holds {data.dim}-dimensional vectors but "
-                f"{embedder.name} makes {embedder.dim}. {rebuild_hint(index_dir)}"
+                f"index at {store.location} holds {data.dim}-dimensional vectors but "
+                f"{embedder.name} makes {embedder.dim}. {store.rebuild_hint()}"
             )
-        articles = loaded.articles
+        else:
+            manifest, articles = data.manifest, data.articles
+        incoming = loaded.articles
         if settings.clean_text:
-            articles = [replace(a, text=clean_text(a.text)) for a in articles]
-        fresh, replaced = _plan(data, articles, report)
+            incoming = [replace(a, text=clean_text(a.text)) for a in incoming]
+        fresh, replaced = _plan(articles, incoming, report)
         if rebuild and not fresh:
             report.warnings.append(
-                Rejected(str(index_dir), "no article to index; the index was left unchanged")
+                Rejected(store.location, "no article to index; the index was left unchanged")
             )
         elif fresh or rebuild:
-            _remove_rows(data, replaced, settings)
-            _append(data, fresh, settings, embedder, progress, report)
-            write_index(index_dir, data)
+            records, chunks, vectors = _embed(fresh, settings, embedder, progress)
+            writer.write(manifest, replaced, records, chunks, vectors, rebuild=rebuild)
+            report.chunks_embedded += len(chunks)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -128,7 +120,7 @@ _META = ("title", "date", "source", "url")
 
 
 def _plan(
-    data: IndexData, articles: list[Article], report: IngestReport
+    indexed: Mapping[str, dict[str, Any]], articles: list[Article], report: IngestReport
 ) -> tuple[list[Article], set[str]]:
     """Sort a batch into new, updated, unchanged and duplicate articles.
 
@@ -141,11 +133,9 @@ def _plan(
     for article in articles:
         first.setdefault(article.id, article)
     replaced = {
-        aid
-        for aid, article in first.items()
-        if aid in data.articles and _changed(data.articles[aid], article)
+        aid for aid, article in first.items() if aid in indexed and _changed(indexed[aid], article)
     }
-    by_hash = {a["hash"]: a["key"] for aid, a in data.articles.items() if aid not in replaced}
+    by_hash = {a["hash"]: a["key"] for aid, a in indexed.items() if aid not in replaced}
     in_batch: dict[str, str] = {}
     fresh: list[Article] = []
     for article in articles:
@@ -154,7 +144,7 @@ def _plan(
                 Rejected(article.origin, f"same url or path as {first[article.id].origin!r}")
             )
             continue
-        old = data.articles.get(article.id)
+        old = indexed.get(article.id)
         if old is not None and article.id not in replaced:
             report.unchanged.append(article.origin)
             continue
@@ -194,22 +184,19 @@ def remove_ids(
     """
     started = time.perf_counter()
     report = IngestReport()
-    index_dir = Path(settings.index_dir)
-    with write_lock(index_dir, timeout=LOCK_TIMEOUT if lock_timeout is None else lock_timeout):
-        data = load_index(index_dir, settings)
+    store = open_store(settings)
+    with store.writer(LOCK_TIMEOUT if lock_timeout is None else lock_timeout) as writer:
+        data = writer.current(settings) or store.load(settings)  # load: "no index, build one"
         doomed: dict[str, None] = {}  # ordered set
         for wanted in dict.fromkeys(ids):
-            found = _match(data, wanted)
+            found = _match(data.articles, wanted)
             if not found:
                 report.rejected.append(Rejected(wanted, "no article with this id, url or path"))
             for article_id in found:
                 doomed.setdefault(article_id)
         if doomed:
             report.removed.extend(doomed)
-            _remove_rows(data, set(doomed), settings)
-            for article_id in doomed:
-                del data.articles[article_id]
-            write_index(index_dir, data)
+            writer.write(data.manifest, set(doomed), [], [], _no_vectors(data.dim))
     report.seconds = time.perf_counter() - started
     return report
 
@@ -217,65 +204,39 @@ def remove_ids(
 _PART = re.compile(r"(:\d+|\[\d+\])$")  # "file.jsonl:3", "file.json[2]": one of a file's articles
 
 
-def _match(data: IndexData, wanted: str) -> list[str]:
+def _match(articles: Mapping[str, dict[str, Any]], wanted: str) -> list[str]:
     """Ids of the articles `wanted` names: an id, key, url or origin, else a file's path."""
-    if wanted in data.articles:
+    if wanted in articles:
         return [wanted]
     for field in ("key", "url", "origin"):
-        hits = [aid for aid, a in data.articles.items() if a.get(field) == wanted]
+        hits = [aid for aid, a in articles.items() if a.get(field) == wanted]
         if hits:
             return hits
     path = os.path.abspath(wanted)
     return [
         aid
-        for aid, a in data.articles.items()
+        for aid, a in articles.items()
         if a.get("origin") and os.path.abspath(_PART.sub("", a["origin"])) == path
     ]
 
 
-def _load_or_none(index_dir: Path, settings: Settings) -> IndexData | None:
-    try:
-        return load_index(index_dir, settings)
-    except IndexNotFoundError:
-        return None
+def _no_vectors(dim: int) -> np.ndarray:
+    import numpy as np
+
+    return np.zeros((0, dim), dtype=np.float32)
 
 
-def _remove_rows(data: IndexData, article_ids: set[str], settings: Settings) -> None:
-    """Drop the chunks of `article_ids`; the vector index is rebuilt from the kept rows."""
-    if not article_ids:
-        return
-    keep = [i for i, c in enumerate(data.chunks) if c.article_id not in article_ids]
-    vectors = data.all_vectors()[keep]
-    data.chunks = [data.chunks[i] for i in keep]
-    data.vectors = empty_index(data.dim, len(keep))
-    if len(keep):
-        data.vectors.add(vectors)
-
-
-def _append(
-    data: IndexData,
-    articles: list[Article],
-    settings: Settings,
-    embedder: Embedder,
-    progress: bool,
-    report: IngestReport,
-) -> None:
-    chunks, texts = [], []
+def _embed(
+    articles: list[Article], settings: Settings, embedder: Embedder, progress: bool
+) -> tuple[list[dict[str, Any]], list[Chunk], np.ndarray]:
+    """Chunk and embed `articles`: their records, chunks and the chunks' vectors."""
+    records, chunks, texts = [], [], []
     for article in articles:
         pieces = chunk_article(article, settings.chunking)
-        data.articles[article.id] = article_record(article, len(pieces))
+        records.append(article_record(article, len(pieces)))
         chunks.extend(pieces)
         texts.extend(embedding_text(article, c) for c in pieces)
-    import faiss
-
     log.info("embedding %d chunks from %d articles", len(texts), len(articles))
-    vectors = embedder.encode(texts, progress=progress)
-    size = len(data.chunks) + len(chunks)
-    if isinstance(data.vectors, faiss.IndexHNSWFlat) != uses_hnsw(size):
-        old = data.all_vectors()
-        data.vectors = empty_index(data.dim, size)
-        data.vectors.add(old)
-    if len(chunks):
-        data.vectors.add(vectors)
-    data.chunks.extend(chunks)
-    report.chunks_embedded += len(chunks)
+    if not texts:
+        return records, chunks, _no_vectors(embedder.dim)
+    return records, chunks, embedder.encode(texts, progress=progress)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from assistant.backends import BACKENDS
@@ -152,6 +152,35 @@ class WebSettings(_Group):
     )
 
 
+class StoreSettings(_Group):
+    backend: Literal["faiss", "postgres"] = Field(
+        "faiss",
+        description="faiss: an index folder (index_dir), no server; postgres: a PostgreSQL "
+        "database with pgvector at `url`, shared by many processes and machines. Setting "
+        "`url` alone selects postgres.",
+    )
+    url: str | None = Field(
+        None, description="postgresql://user:password@host:port/database for backend postgres."
+    )
+    pool_size: int = Field(4, ge=1, description="Most database connections one process holds.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _url_selects_postgres(cls, values: Any) -> Any:
+        if isinstance(values, dict) and values.get("url") and "backend" not in values:
+            return {**values, "backend": "postgres"}
+        return values
+
+    @model_validator(mode="after")
+    def _postgres_needs_url(self) -> StoreSettings:
+        if self.backend == "postgres" and not self.url:
+            raise ValueError(
+                "store.backend is postgres but store.url is not set; set ASSISTANT_STORE__URL "
+                "or pass --store-url postgresql://user@host:port/database"
+            )
+        return self
+
+
 class Settings(BaseSettings):
     """Everything configurable. Pass one to `Assistant`, or a dict of overrides."""
 
@@ -174,6 +203,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = RetrievalSettings()
     llm: LLMSettings = LLMSettings()
     web: WebSettings = WebSettings()
+    store: StoreSettings = StoreSettings()
 
 
 def resolve_settings(

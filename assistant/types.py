@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import Any
 
 
 def content_hash(text: str) -> str:
@@ -144,3 +145,50 @@ class Event:
     text: str = ""
     passages: tuple[Passage, ...] = ()
     answer: Answer | None = None
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrict retrieval to a date range (inclusive, YYYY-MM-DD) and/or some sources.
+
+    `as_of` asks the question as of that day: later articles are left out, and "this week" or
+    "yesterday" in the question count from it (default: today, or the newest article's date
+    when the index is older).
+    """
+
+    date_from: str | None = None
+    date_to: str | None = None
+    sources: tuple[str, ...] = ()
+    as_of: str | None = None
+
+    def __post_init__(self) -> None:
+        from assistant.timeframe import parse_day
+
+        for name in ("date_from", "date_to", "as_of"):
+            value = getattr(self, name)
+            if value is not None:
+                try:
+                    day = parse_day(value)
+                except ValueError:
+                    raise ValueError(f"{name}: {value!r} is not a date; use YYYY-MM-DD") from None
+                object.__setattr__(self, name, day.isoformat() if day else None)
+
+    def __bool__(self) -> bool:
+        return bool(self.date_from or self.date_to or self.sources or self.as_of)
+
+    @property
+    def until(self) -> str | None:
+        """The last day an article may be dated: `date_to` or `as_of`, whichever is earlier."""
+        days = [d for d in (self.date_to, self.as_of) if d]
+        return min(days) if days else None
+
+    def accepts(self, article: dict[str, Any]) -> bool:
+        date = article.get("date")
+        until = self.until
+        if (self.date_from or until) and not date:
+            return False
+        if self.date_from and date < self.date_from:
+            return False
+        if until and date > until:
+            return False
+        return not self.sources or article.get("source") in self.sources

@@ -259,7 +259,7 @@ def stats_html(assistant: Assistant) -> str:
         s = assistant.stats()
     except IndexNotFoundError:
         return (
-            f"<p>No index yet at <code>{esc(assistant.index_dir)}</code>: "
+            f"<p>No index yet at <code>{esc(assistant.store.location)}</code>: "
             "upload articles below to create it.</p>"
         )
     except AssistantError as exc:

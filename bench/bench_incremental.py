@@ -164,7 +164,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from assistant import Assistant
-    from assistant.store import load_index
+    from assistant.stores.faiss import load_index
 
     work = Path(tempfile.mkdtemp(prefix="bench-incremental-"))
     try:

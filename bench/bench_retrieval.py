@@ -27,7 +27,7 @@ import numpy as np
 from _common import Timer, percentile, summary, table
 
 from assistant.settings import RetrievalSettings
-from assistant.store import HNSW_THRESHOLD, empty_index
+from assistant.stores.faiss import HNSW_THRESHOLD, empty_index
 
 DIM = 384
 

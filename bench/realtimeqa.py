@@ -59,7 +59,7 @@ from assistant.evaluation import (
     retrieval_metrics,
 )
 from assistant.settings import PROJECT_DIR, SAMPLE_ARTICLES_DIR, Settings
-from assistant.store import IndexData
+from assistant.stores.faiss import IndexData
 
 SAMPLE_QA = PROJECT_DIR / "data" / "sample" / "qa.jsonl"
 

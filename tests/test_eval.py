@@ -21,7 +21,7 @@ from assistant.evaluation import (
     retrieval_metrics,
 )
 from assistant.settings import PROJECT_DIR
-from assistant.store import IndexData, load_index
+from assistant.stores.faiss import IndexData, load_index
 
 QA_FILE = PROJECT_DIR / "data" / "sample" / "qa.jsonl"
 

@@ -26,7 +26,7 @@ from assistant.articles import load_paths
 from assistant.cli import main
 from assistant.errors import IndexLockedError
 from assistant.ingest import add_paths
-from assistant.store import current_version, load_index
+from assistant.stores.faiss import current_version, load_index
 
 # -- helpers -----------------------------------------------------------------------------------
 
@@ -357,7 +357,7 @@ def test_cli_index_commands(tmp_path):
 
 def test_cli_reports_a_locked_index(index_copy, monkeypatch):
     from assistant import ingest
-    from assistant.store import write_lock
+    from assistant.stores.faiss import write_lock
 
     monkeypatch.setattr(ingest, "LOCK_TIMEOUT", 0.5)  # the CLI's writers wait 30s by default
     with write_lock(index_copy):

@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 
 from assistant import Assistant, Settings
-from assistant import store as store_module
 from assistant.errors import (
     AssistantError,
     CorruptIndexError,
@@ -28,12 +27,13 @@ from assistant.errors import (
     IndexNotFoundError,
 )
 from assistant.ingest import add_paths, remove_ids
-from assistant.store import (
+from assistant.stores import faiss as store_module
+from assistant.stores.base import expected_manifest
+from assistant.stores.faiss import (
     FILES,
     IndexData,
     _sha256,
     current_version,
-    expected_manifest,
     load_index,
     write_index,
     write_lock,
@@ -347,7 +347,7 @@ def test_a_load_racing_a_writer_reloads_the_new_version(index_copy, monkeypatch)
 HOLD_LOCK = """
 import sys, time
 from pathlib import Path
-from assistant.store import write_lock
+from assistant.stores.faiss import write_lock
 with write_lock(Path(sys.argv[1])):
     print("locked", flush=True)
     time.sleep(120)
