@@ -137,11 +137,17 @@ def _fingerprint(*parts: Any, code: str = _INDEX_CODE) -> str:
 def our_index(dev: DevSet, variant: dict[str, Any]) -> tuple[Assistant, float]:
     """Our index of `dev` with the index settings of `variant`, reused from the cache."""
     where = CACHE_DIR / f"{dev.name}-{_fingerprint(dev.records, variant)}"
-    assistant = Assistant(index_dir=where / "index", llm={"backend": "passages"}, **variant)
+    assistant = Assistant(
+        index_dir=where / "index",
+        llm={"backend": "passages"},
+        max_article_bytes=10**9,  # all pages travel in one JSON Lines file
+        **variant,
+    )
     if (where / "index" / "CURRENT").exists():
         return assistant, 0.0
     with Timer() as t:
         report = assistant.build_index([write_articles(dev.records, where / "articles")])
+    assert not report.rejected, report.rejected[:3]
     print(
         f"  built {dev.name} {variant or 'default'}: {report.chunks_embedded} chunks, "
         f"{t.seconds:.0f}s",
@@ -369,6 +375,17 @@ RANKING_VARIANTS: dict[str, dict[str, Any]] = {
     "recency 0.5": {"recency_weight": 0.5},
     "window 1": {"window_weight": 1.0},
     "recency 0.5 window 1": {"recency_weight": 0.5, "window_weight": 1.0},
+    "recency 0.5 window 1 lede 0.3": {
+        "recency_weight": 0.5,
+        "window_weight": 1.0,
+        "lede_weight": 0.3,
+    },
+    "recency 0.5 window 1 per_article 3": {
+        "recency_weight": 0.5,
+        "window_weight": 1.0,
+        "per_article": 3,
+    },
+    "recency 1 window 1": {"recency_weight": 1.0, "window_weight": 1.0},
 }
 
 
