@@ -138,10 +138,12 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tempfile.mkdtemp(prefix="bench-conversations-"))
         ours = Assistant(settings.model_copy(update={"index_dir": tmp / "index"}))
         ours.build_index([SAMPLE_ARTICLES_DIR])
-        report = evaluate_conversations(ours, conversations)
-        for r in report.records:
-            print(f"  ours  {r.conversation} {r.turn}: {r.outcome:7} {r.answer[:90]!r}")
-        metrics["ours"], records["ours"] = report.metrics, report.records
+        records["ours"] = []
+        for conversation in conversations:  # one at a time, to print each as it is scored
+            for r in evaluate_conversations(ours, [conversation]).records:
+                print(f"  ours  {r.conversation} {r.turn}: {r.outcome:7} {r.answer[:90]!r}")
+                records["ours"].append(r)
+        metrics["ours"] = conversation_metrics(records["ours"])
     if args.only != "ours":
         chain = stock_history_chain(settings, stock_llm(settings))
         records["stock"] = run_stock(chain, conversations)
