@@ -126,7 +126,8 @@ def build_chain(
         if not turns:
             return question
         if llm is not None:
-            rewrite = condense_template | llm | StrOutputParser()
+            # only the first line is used: stop there instead of decoding the rest
+            rewrite = condense_template | llm.bind(stop=["\n"]) | StrOutputParser()
             text = rewrite.invoke({"history": _format_history(turns), "question": question})
             lines = text.strip().splitlines()
             rewritten = lines[0].strip() if lines else ""

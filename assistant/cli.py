@@ -263,6 +263,8 @@ def chat(
     sources: tuple[str, ...],
 ) -> None:
     """Talk with the assistant: follow-up questions use the conversation so far."""
+    from contextlib import closing
+
     from assistant.core import Assistant
     from assistant.retrieval import Filters
 
@@ -299,13 +301,18 @@ def chat(
                 click.echo(f"Unknown command {command}. {CHAT_HELP}")
             continue
         streamed, result = "", None
+        events = assistant.stream(line, history=history, k=k, filters=filters)
         try:
-            for event in assistant.stream(line, history=history, k=k, filters=filters):
-                if event.kind == "token":
-                    streamed += event.text
-                    click.echo(event.text, nl=False)
-                elif event.answer is not None:
-                    result = event.answer
+            with closing(events):  # Ctrl-C stops this answer and releases the model at once
+                for event in events:
+                    if event.kind == "token":
+                        streamed += event.text
+                        click.echo(event.text, nl=False)
+                    elif event.answer is not None:
+                        result = event.answer
+        except KeyboardInterrupt:
+            click.echo("\n(stopped; this question is left out of the conversation)")
+            continue
         except AssistantError as exc:
             click.echo(f"\nerror: {exc}", err=True)
             continue
