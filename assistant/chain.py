@@ -2,6 +2,10 @@
 
 Built from runnables so `.stream()` yields the retrieved passages before the first token:
 each `RunnablePassthrough.assign` step emits its key as soon as it has it.
+
+A follow-up is rewritten from the last turns (questions and answers), but a small model's
+rewrite can miss: the follow-up as asked is searched as well, both rankings count, and the
+passages the previous answer cited are offered again.
 """
 
 from __future__ import annotations
