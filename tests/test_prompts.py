@@ -30,7 +30,10 @@ def test_answer_prompt_has_rules_examples_and_valid_numbers():
 
 def test_condense_prompt_takes_history_and_question():
     messages = condense_prompt(PROMPTS_DIR).format_messages(history="User: hi", question="and?")
-    assert [m.type for m in messages] == ["system", "human", "ai", "human", "ai", "human"]
+    # four worked rewrites: a pronoun for the topic, one for a name in the answer, an
+    # elliptical "And in 2022?", and a question left alone
+    assert [m.type for m in messages] == ["system", *["human", "ai"] * 4, "human"]
+    assert "BaltBuild" in messages[4].content  # the answer's name replaces "that company"
     assert "User: hi" in messages[-1].content and "and?" in messages[-1].content
 
 
