@@ -95,7 +95,7 @@ def test_chat_keeps_the_conversation_and_obeys_its_commands(index_copy):
     assert "10" in replies[1] and "[1] Shelling of Central Kherson" in replies[1]
     # the follow-up is read with the first question: it finds the same article's lede
     assert "55" in replies[2] and "Shelling of Central Kherson" in replies[2]
-    assert "Sources:" in replies[3] and "chars " in replies[3]
+    assert "Sources (articles dated 2022-12-25):" in replies[3] and "chars " in replies[3]
     assert "Unknown command /help" in replies[4]
     assert "New conversation" in replies[5]
     assert "cites no sources" in replies[6]
