@@ -284,14 +284,19 @@ def stats_html(assistant: Assistant) -> str:
 
 def report_html(report: IngestReport) -> str:
     """What an upload or removal did, file by file, with the reason for each file skipped."""
+    from assistant.articles import safe_name
+
+    def name(x: str) -> str:  # control characters (bidi overrides) shown, then HTML-escaped
+        return esc(safe_name(x))
+
     sections: list[tuple[str, list[str]]] = [
-        ("Added", [esc(x) for x in report.added]),
-        ("Updated", [esc(x) for x in report.updated]),
-        ("Removed", [esc(x) for x in report.removed]),
-        ("Skipped, unchanged", [esc(x) for x in report.unchanged]),
-        ("Skipped, duplicates", [f"{esc(r.name)}: {esc(r.reason)}" for r in report.duplicates]),
-        ("Rejected", [f"{esc(r.name)}: {esc(r.reason)}" for r in report.rejected]),
-        ("Warnings", [f"{esc(r.name)}: {esc(r.reason)}" for r in report.warnings]),
+        ("Added", [name(x) for x in report.added]),
+        ("Updated", [name(x) for x in report.updated]),
+        ("Removed", [name(x) for x in report.removed]),
+        ("Skipped, unchanged", [name(x) for x in report.unchanged]),
+        ("Skipped, duplicates", [f"{name(r.name)}: {name(r.reason)}" for r in report.duplicates]),
+        ("Rejected", [f"{name(r.name)}: {name(r.reason)}" for r in report.rejected]),
+        ("Warnings", [f"{name(r.name)}: {name(r.reason)}" for r in report.warnings]),
     ]
     parts = [
         f"<p><b>{title}</b></p><ul>{''.join(f'<li>{x}</li>' for x in items)}</ul>"

@@ -10,6 +10,7 @@ from typing import Any, get_args
 
 import click
 
+from assistant.articles import safe_name
 from assistant.errors import AssistantError
 from assistant.settings import LLMSettings, Settings
 from assistant.types import IngestReport
@@ -34,9 +35,13 @@ def _settings(ctx: click.Context, **changes: Any) -> Settings:
     if ctx.obj.get("index"):
         base["index_dir"] = ctx.obj["index"]
     for key, value in changes.items():
-        if value is not None:
-            group, _, name = key.partition("__")
+        if value is None:
+            continue
+        group, _, name = key.partition("__")
+        if name:
             base.setdefault(group, {})[name] = value
+        else:
+            base[key] = value
     return resolve_settings(base)
 
 
@@ -67,19 +72,20 @@ def index() -> None:
 
 
 def _print_report(report: IngestReport) -> None:
+    """One line per file; names are escaped (a file name may hold a newline or an ANSI code)."""
     for title, items in (
         ("added", report.added),
         ("updated", report.updated),
         ("removed", report.removed),
     ):
         for item in items:
-            click.echo(f"  {title:9} {item}")
+            click.echo(f"  {title:9} {safe_name(item)}")
     for item in report.duplicates:
-        click.echo(f"  duplicate {item.name}: {item.reason}")
+        click.echo(f"  duplicate {safe_name(item.name)}: {safe_name(item.reason)}")
     for item in report.rejected:
-        click.echo(f"  rejected  {item.name}: {item.reason}", err=True)
+        click.echo(f"  rejected  {safe_name(item.name)}: {safe_name(item.reason)}", err=True)
     for item in report.warnings:
-        click.echo(f"  warning   {item.name}: {item.reason}", err=True)
+        click.echo(f"  warning   {safe_name(item.name)}: {safe_name(item.reason)}", err=True)
     click.echo(
         f"{len(report.added)} added, {len(report.updated)} updated, "
         f"{len(report.unchanged)} unchanged, {len(report.duplicates)} duplicates, "
@@ -90,23 +96,37 @@ def _print_report(report: IngestReport) -> None:
 
 @index.command("build")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--follow-symlinks",
+    is_flag=True,
+    default=None,
+    help="Also read symlinks that point outside the folder (default: skip and report them).",
+)
 @click.pass_context
-def index_build(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+def index_build(ctx: click.Context, paths: tuple[Path, ...], follow_symlinks: bool | None) -> None:
     """Build the index from scratch from article files or folders."""
     from assistant.core import Assistant
 
-    report = Assistant(_settings(ctx)).build_index(paths, progress=True)
+    settings = _settings(ctx, follow_symlinks=follow_symlinks)
+    report = Assistant(settings).build_index(paths, progress=True)
     _print_report(report)
 
 
 @index.command("add")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--follow-symlinks",
+    is_flag=True,
+    default=None,
+    help="Also read symlinks that point outside the folder (default: skip and report them).",
+)
 @click.pass_context
-def index_add(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+def index_add(ctx: click.Context, paths: tuple[Path, ...], follow_symlinks: bool | None) -> None:
     """Add new or changed articles; unchanged ones are skipped without embedding."""
     from assistant.core import Assistant
 
-    _print_report(Assistant(_settings(ctx)).add_articles(paths, progress=True))
+    settings = _settings(ctx, follow_symlinks=follow_symlinks)
+    _print_report(Assistant(settings).add_articles(paths, progress=True))
 
 
 @index.command("remove")
@@ -135,7 +155,7 @@ def index_list(ctx: click.Context, as_json: bool) -> None:
         else:
             click.echo(
                 f"{row['id']}  {row['date'] or '----------'}  {(row['source'] or '-')[:20]:20}  "
-                f"{row['chunks']:3}  {row['title']}"
+                f"{row['chunks']:3}  {safe_name(row['title'])}"
             )
 
 
@@ -222,7 +242,7 @@ def ask(
         click.echo("Sources:")
     for c in result.citations:
         meta = ", ".join(x for x in (c.date, c.source) if x)
-        click.echo(f"[{c.number}] {c.title}" + (f" ({meta})" if meta else ""))
+        click.echo(f"[{c.number}] {safe_name(c.title)}" + (f" ({safe_name(meta)})" if meta else ""))
         if c.url:
             click.echo(f"    {c.url}")
         click.echo(f"    chars {c.start}-{c.end}, score {c.score:.3f}")

@@ -95,10 +95,16 @@ class Settings(BaseSettings):
     max_article_bytes: int = Field(
         5_000_000, ge=1000, description="Larger article files are rejected."
     )
+    follow_symlinks: bool = Field(
+        False,
+        description="When adding a folder, also read symlinks that resolve outside it "
+        "(off: they are skipped and reported, so a link cannot index any file on the machine).",
+    )
     chunking: ChunkingSettings = ChunkingSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     llm: LLMSettings = LLMSettings()
+    limits: LimitSettings = LimitSettings()
 
 
 def resolve_settings(
