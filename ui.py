@@ -418,6 +418,11 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         """Index uploaded files, keyed by their original names so a re-upload is "unchanged"."""
         if not files:
             raise _user_error("Choose one or more article files first.")
+        if len(files) > settings.limits.upload_files:
+            raise _user_error(
+                f"{len(files)} files chosen; at most {settings.limits.upload_files} per upload "
+                "(limits.upload_files). Add them in smaller batches."
+            )
         result = LoadResult()
         for path in progress.tqdm(files, desc="Reading files"):
             name = os.path.basename(path)  # Gradio keeps the original name in a random folder

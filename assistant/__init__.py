@@ -16,6 +16,7 @@ from assistant.errors import (
     IndexLockedError,
     IndexMismatchError,
     IndexNotFoundError,
+    LimitError,
     LLMError,
     PromptError,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "IndexNotFoundError",
     "IngestReport",
     "LLMError",
+    "LimitError",
     "Passage",
     "PromptError",
     "Settings",

@@ -83,6 +83,22 @@ class LLMSettings(_Group):
     threads: int | None = Field(None, description="CPU threads for the local model (default: all).")
 
 
+class LimitSettings(_Group):
+    """Caps on one request, so one caller cannot make the server read or the model see
+    unbounded text. Over a cap, the request is refused with a message saying which cap."""
+
+    question_chars: int = Field(
+        1000, ge=10, description="Longest question; a longer one never reaches the model."
+    )
+    history_turns: int = Field(
+        50, ge=0, description="Most earlier exchanges a chat request may carry."
+    )
+    history_chars: int = Field(
+        100_000, ge=0, description="Most characters of earlier exchanges a chat request may carry."
+    )
+    upload_files: int = Field(50, ge=1, description="Most files in one upload from the UI.")
+
+
 class Settings(BaseSettings):
     """Everything configurable. Pass one to `Assistant`, or a dict of overrides."""
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from assistant import CANNOT_ANSWER, Assistant, Filters
+from assistant import CANNOT_ANSWER, Assistant, Filters, LimitError
 
 
 class RecordingChatModel(FakeListChatModel):
@@ -117,3 +118,19 @@ def test_passages_backend_answers_with_cited_sentences(passages_assistant):
     assert answer.citations
     for citation in answer.citations:
         assert f"[{citation.number}]" in answer.text
+
+
+def test_limits_refuse_before_retrieval_or_the_model(index_copy):
+    """An over-long question or history is refused with the cap named; the model sees none."""
+    limits = {"question_chars": 200, "history_turns": 2, "history_chars": 500}
+    assistant, model = _assistant(index_copy, "Istanbul [1].", limits=limits)
+    with pytest.raises(LimitError, match=r"250 characters; the limit is 200 \(limits\.question"):
+        assistant.ask("Where did Grossi meet the head of Rosatom? " + "x" * 207)
+    turns = [("Where is Kyiv?", "In Ukraine [1].")] * 3
+    with pytest.raises(LimitError, match=r"3 earlier exchanges; the limit is 2.*Clear the chat"):
+        assistant.ask("Where did Grossi meet the head of Rosatom?", history=turns)
+    with pytest.raises(LimitError, match=r"1,010 characters; the limit is 500"):
+        assistant.ask("Where is Grossi?", history=[("q" * 10, "a" * 1000)])
+    assert model.seen == []
+    answer = assistant.ask("Where did Grossi meet the head of Rosatom?", history=turns[:2])
+    assert model.seen and answer.citations  # within the caps the same assistant answers
