@@ -252,10 +252,24 @@ def ask(
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=7860, show_default=True, type=int)
-@click.option("--auth", envvar="ASSISTANT_AUTH", help="user:password to require a login.")
+@click.option(
+    "--auth", envvar="ASSISTANT_AUTH", help="user:password to require a login, as one editor."
+)
+@click.option(
+    "--users",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="TOML users file with roles and argon2 hashes (default: $ASSISTANT_USERS).",
+)
 @click.option("--backend", type=BACKENDS)
 @click.pass_context
-def ui(ctx: click.Context, host: str, port: int, auth: str | None, backend: str | None) -> None:
+def ui(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    auth: str | None,
+    users: Path | None,
+    backend: str | None,
+) -> None:
     """Start the Gradio chat UI (the same as `python ui.py`)."""
     import importlib.util
 
@@ -267,7 +281,32 @@ def ui(ctx: click.Context, host: str, port: int, auth: str | None, backend: str 
         raise click.ClickException(f"{PROJECT_DIR / 'ui.py'} is missing")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.launch(_settings(ctx, llm__backend=backend), host=host, port=port, auth=auth)
+    settings = _settings(ctx, llm__backend=backend, users=users)
+    module.launch(settings, host=host, port=port, auth=auth)
+
+
+@main.command("hash-password")
+@click.argument("name", required=False)
+@click.option(
+    "--role",
+    type=click.Choice(["viewer", "editor"]),
+    default="viewer",
+    show_default=True,
+    help="Role for the users-file entry printed with NAME.",
+)
+def hash_password_command(name: str | None, role: str) -> None:
+    """Ask for a password and print its argon2 hash for the users file (`--users`).
+
+    With NAME, print a whole [users.NAME] entry to append to the file.
+    """
+    from assistant.users import hash_password
+
+    password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    hashed = hash_password(password)
+    if name is None:
+        click.echo(hashed)
+        return
+    click.echo(f'[users.{json.dumps(name)}]\nrole = "{role}"\npassword_hash = "{hashed}"')
 
 
 @main.command("eval")

@@ -111,6 +111,11 @@ class Settings(BaseSettings):
     max_article_bytes: int = Field(
         5_000_000, ge=1000, description="Larger article files are rejected."
     )
+    users: Path | None = Field(
+        None,
+        description="TOML file of UI accounts with roles and argon2 password hashes "
+        "(ASSISTANT_USERS); see assistant/users.py.",
+    )
     follow_symlinks: bool = Field(
         False,
         description="When adding a folder, also read symlinks that resolve outside it "
