@@ -339,6 +339,7 @@ def build_app(assistant: Assistant, users: Users | None = None) -> gr.Blocks:
 
     from assistant.articles import SUFFIXES, LoadResult, load_bytes
     from assistant.errors import AssistantError
+    from assistant.ratelimit import UserLimiter
     from assistant.types import Rejected
 
     settings = assistant.settings
@@ -382,8 +383,13 @@ def build_app(assistant: Assistant, users: Users | None = None) -> gr.Blocks:
         date_from: str,
         date_to: str,
         sources: list[str],
+        request: gr.Request | None = None,
     ) -> Iterator[list[dict[str, Any]]]:
-        """Answer with cited sources: the passages being read first, then the streamed text."""
+        """Answer with cited sources: the passages being read first, then the streamed text.
+
+        Each user (account, or browser session without a login) has at most
+        `limits.questions_at_once` questions in progress and `limits.questions_per_minute`.
+        """
         question = (message or "").strip()
         if not question:
             gr.Warning("Type a question first.")
@@ -398,8 +404,10 @@ def build_app(assistant: Assistant, users: Users | None = None) -> gr.Blocks:
         reading = reading_message((), done=False)
         text = ""
         try:
+            slot = limiter.slot(user_key(request))
             events = assistant.stream(question, history_pairs(history), int(k), filters)
-            with closing(events):  # a stopped chat releases the LLM at once
+            # A stopped or abandoned chat releases the LLM and the user's slot at once.
+            with slot, closing(events):
                 for event in events:
                     if event.kind == "sources":
                         passages = event.passages
@@ -420,6 +428,14 @@ def build_app(assistant: Assistant, users: Users | None = None) -> gr.Blocks:
                             yield [reading_message(passages, done=True, seconds=seconds), final]
         except AssistantError as exc:
             raise _user_error(exc) from None
+
+    limiter = UserLimiter(settings.limits)
+
+    def user_key(request: gr.Request | None) -> str:
+        """Whom the question caps count against: the account, else the browser session."""
+        return str(
+            getattr(request, "username", None) or getattr(request, "session_hash", None) or "-"
+        )
 
     def role(request: gr.Request | None) -> str:
         """The caller's role: everyone edits when there is no users list (local use)."""

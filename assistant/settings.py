@@ -97,6 +97,12 @@ class LimitSettings(_Group):
         100_000, ge=0, description="Most characters of earlier exchanges a chat request may carry."
     )
     upload_files: int = Field(50, ge=1, description="Most files in one upload from the UI.")
+    questions_at_once: int = Field(
+        2, ge=1, description="Questions one UI user may have waiting or being answered."
+    )
+    questions_per_minute: int = Field(
+        10, ge=1, description="Questions one UI user may ask in any 60 seconds."
+    )
 
 
 class Settings(BaseSettings):

@@ -346,6 +346,20 @@ def test_limits_give_clear_messages_through_the_api(index_copy: Path, tmp_path: 
         assert "30" in answer
 
 
+def test_one_user_is_capped_at_questions_per_minute(index_copy: Path) -> None:
+    from gradio_client.exceptions import AppError
+
+    limits = {"questions_per_minute": 2}
+    assistant = Assistant(index_dir=index_copy, llm={"backend": "passages"}, limits=limits)
+    with running(assistant) as url:
+        first, second = client(url), client(url)  # two browser sessions: two users
+        for _ in range(2):
+            assert "30" in answer_and_sources(ask(first, DRONES_Q)[-1])[0]
+        with pytest.raises(AppError, match=r"at most 2 questions a minute per user"):
+            ask(first, DRONES_Q)
+        assert "30" in answer_and_sources(ask(second, DRONES_Q)[-1])[0]
+
+
 def test_six_users_at_once(passages_assistant: Assistant) -> None:
     questions = [
         DRONES_Q,
