@@ -376,6 +376,14 @@ def build_app(assistant: Assistant, users: Users | None = None) -> gr.Blocks:
             gr.update(choices=index_sources()),
         )
 
+    limiter = UserLimiter(settings.limits)
+
+    def user_key(request: gr.Request | None) -> str:
+        """Whom the question caps count against: the account, else the browser session."""
+        return str(
+            getattr(request, "username", None) or getattr(request, "session_hash", None) or "-"
+        )
+
     def chat(
         message: str,
         history: list[dict[str, Any]],
@@ -428,14 +436,6 @@ def build_app(assistant: Assistant, users: Users | None = None) -> gr.Blocks:
                             yield [reading_message(passages, done=True, seconds=seconds), final]
         except AssistantError as exc:
             raise _user_error(exc) from None
-
-    limiter = UserLimiter(settings.limits)
-
-    def user_key(request: gr.Request | None) -> str:
-        """Whom the question caps count against: the account, else the browser session."""
-        return str(
-            getattr(request, "username", None) or getattr(request, "session_hash", None) or "-"
-        )
 
     def role(request: gr.Request | None) -> str:
         """The caller's role: everyone edits when there is no users list (local use)."""
