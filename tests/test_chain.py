@@ -11,6 +11,7 @@ import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from assistant import CANNOT_ANSWER, Assistant, Filters, LimitError
+from assistant.prompts import as_data
 
 
 class RecordingChatModel(FakeListChatModel):
@@ -50,7 +51,7 @@ def test_prompt_numbers_the_retrieved_passages(index_copy):
     prompt = model.seen[-1][-1].content
     for number, passage in enumerate(answer.passages, start=1):
         assert f"[{number}] {passage.title}" in prompt
-        assert passage.chunk.text.strip() in prompt
+        assert as_data(passage.chunk.text) in prompt
     assert "Valid source numbers: [1], [2], [3], [4]" in prompt
     assert "Zaporizhzhia" in answer.citations[0].title
 
