@@ -61,7 +61,9 @@ def one_user(url: str, question: str, start: threading.Barrier, out: dict) -> No
         out["total"] = time.perf_counter() - began
         out.setdefault("first", out["total"])
         out["queued_at"] = queued_at
-        out["ok"] = "Sources (" in final[-1]["content"]
+        out["ok"] = True
+        out["sources"] = "Sources (" in final[-1]["content"]  # an abstention has none
+        out["answer"] = final[-1]["content"][:200]
     except Exception as exc:  # a failed request is a result here
         out["total"] = time.perf_counter() - began
         out["ok"] = False
@@ -112,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     firsts = [r["first"] for r in crowd if r.get("ok")]
     totals = [r["total"] for r in crowd if r.get("ok")]
     failed = [r for r in crowd if not r.get("ok")]
+    unsourced = [r for r in crowd if r.get("ok") and not r.get("sources")]
     queued = [r["queued_at"] for r in crowd if r.get("queued_at")]
     rows = [
         ["1 user alone", f"{alone['first']:.1f}", "-", f"{alone['total']:.1f}", "-"],
@@ -125,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print(table(["", "first token p50 s", "p95 s", "total p50 s", "p95 s"], rows))
     print(
-        f"{len(failed)} failed; {len(queued)} waited in Gradio's queue with a position "
+        f"{len(failed)} failed, {len(unsourced)} answered without sources (abstained); "
+        f"{len(queued)} waited in Gradio's queue with a position "
         f"(highest {max(queued, default=0)}); wall {wall:.0f} s"
     )
     for r in failed:
