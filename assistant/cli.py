@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from assistant.articles import safe_name
 from assistant.backends import BACKENDS
 from assistant.errors import AssistantError
 from assistant.settings import Settings
@@ -37,9 +38,13 @@ def _settings(ctx: click.Context, **changes: Any) -> Settings:
     if ctx.obj.get("store_url"):
         base["store"] = {"url": ctx.obj["store_url"]}
     for key, value in changes.items():
-        if value is not None:
-            group, _, name = key.partition("__")
+        if value is None:
+            continue
+        group, _, name = key.partition("__")
+        if name:
             base.setdefault(group, {})[name] = value
+        else:
+            base[key] = value
     return resolve_settings(base)
 
 
@@ -77,19 +82,20 @@ def index() -> None:
 
 
 def _print_report(report: IngestReport) -> None:
+    """One line per file; names are escaped (a file name may hold a newline or an ANSI code)."""
     for title, items in (
         ("added", report.added),
         ("updated", report.updated),
         ("removed", report.removed),
     ):
         for item in items:
-            click.echo(f"  {title:9} {item}")
+            click.echo(f"  {title:9} {safe_name(item)}")
     for item in report.duplicates:
-        click.echo(f"  duplicate {item.name}: {item.reason}")
+        click.echo(f"  duplicate {safe_name(item.name)}: {safe_name(item.reason)}")
     for item in report.rejected:
-        click.echo(f"  rejected  {item.name}: {item.reason}", err=True)
+        click.echo(f"  rejected  {safe_name(item.name)}: {safe_name(item.reason)}", err=True)
     for item in report.warnings:
-        click.echo(f"  warning   {item.name}: {item.reason}", err=True)
+        click.echo(f"  warning   {safe_name(item.name)}: {safe_name(item.reason)}", err=True)
     click.echo(
         f"{len(report.added)} added, {len(report.updated)} updated, "
         f"{len(report.unchanged)} unchanged, {len(report.duplicates)} duplicates, "
@@ -100,19 +106,32 @@ def _print_report(report: IngestReport) -> None:
 
 @index.command("build")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--follow-symlinks",
+    is_flag=True,
+    default=None,
+    help="Also read symlinks that point outside the folder (default: skip and report them).",
+)
 @click.pass_context
-def index_build(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+def index_build(ctx: click.Context, paths: tuple[Path, ...], follow_symlinks: bool | None) -> None:
     """Build the index from scratch from article files or folders."""
     from assistant.core import Assistant
 
-    report = Assistant(_settings(ctx)).build_index(paths, progress=True)
+    settings = _settings(ctx, follow_symlinks=follow_symlinks)
+    report = Assistant(settings).build_index(paths, progress=True)
     _print_report(report)
 
 
 @index.command("add")
 @click.argument("sources", nargs=-1, required=True)
+@click.option(
+    "--follow-symlinks",
+    is_flag=True,
+    default=None,
+    help="Also read symlinks that point outside the folder (default: skip and report them).",
+)
 @click.pass_context
-def index_add(ctx: click.Context, sources: tuple[str, ...]) -> None:
+def index_add(ctx: click.Context, sources: tuple[str, ...], follow_symlinks: bool | None) -> None:
     """Add new or changed articles from files, folders, web pages or RSS/Atom feeds (URLs).
 
     Unchanged articles are skipped without embedding; a feed adds the page of every item.
@@ -126,8 +145,10 @@ def index_add(ctx: click.Context, sources: tuple[str, ...]) -> None:
     for path in paths:
         if not path.exists():
             raise click.BadParameter(f"{path} does not exist", param_hint="SOURCES")
-    settings = _settings(ctx)
-    loaded = load_paths(paths, max_bytes=settings.max_article_bytes)
+    settings = _settings(ctx, follow_symlinks=follow_symlinks)
+    loaded = load_paths(
+        paths, max_bytes=settings.max_article_bytes, follow_symlinks=settings.follow_symlinks
+    )
     load_urls(urls, settings, result=loaded, progress=True)
     _print_report(Assistant(settings).add_loaded(loaded, progress=True))
 
@@ -175,7 +196,7 @@ def index_list(ctx: click.Context, as_json: bool) -> None:
         else:
             click.echo(
                 f"{row['id']}  {row['date'] or '----------'}  {(row['source'] or '-')[:20]:20}  "
-                f"{row['chunks']:3}  {row['title']}"
+                f"{row['chunks']:3}  {safe_name(row['title'])}"
             )
 
 
@@ -300,7 +321,7 @@ def _print_sources(result: Answer, brief: bool = False) -> None:
         click.echo(f"Sources{span if dates else ''}:")
     for c in result.citations:
         meta = ", ".join(x for x in (c.date, c.source) if x)
-        click.echo(f"[{c.number}] {c.title}" + (f" ({meta})" if meta else ""))
+        click.echo(f"[{c.number}] {safe_name(c.title)}" + (f" ({safe_name(meta)})" if meta else ""))
         if brief:
             continue
         if c.url:
@@ -401,14 +422,52 @@ def chat(
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=7860, show_default=True, type=int)
-@click.option("--auth", envvar="ASSISTANT_AUTH", help="user:password to require a login.")
+@click.option(
+    "--auth", envvar="ASSISTANT_AUTH", help="user:password to require a login, as one editor."
+)
+@click.option(
+    "--users",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="TOML users file with roles and argon2 hashes (default: $ASSISTANT_USERS).",
+)
 @click.option("--backend", type=BACKEND_CHOICE)
 @click.pass_context
-def ui(ctx: click.Context, host: str, port: int, auth: str | None, backend: str | None) -> None:
+def ui(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    auth: str | None,
+    users: Path | None,
+    backend: str | None,
+) -> None:
     """Start the Gradio chat UI (the same as `python ui.py`)."""
     from assistant.ui import launch
 
-    launch(_settings(ctx, llm__backend=backend), host=host, port=port, auth=auth)
+    launch(_settings(ctx, llm__backend=backend, users=users), host=host, port=port, auth=auth)
+
+
+@main.command("hash-password")
+@click.argument("name", required=False)
+@click.option(
+    "--role",
+    type=click.Choice(["viewer", "editor"]),
+    default="viewer",
+    show_default=True,
+    help="Role for the users-file entry printed with NAME.",
+)
+def hash_password_command(name: str | None, role: str) -> None:
+    """Ask for a password and print its argon2 hash for the users file (`--users`).
+
+    With NAME, print a whole [users.NAME] entry to append to the file.
+    """
+    from assistant.users import hash_password
+
+    password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    hashed = hash_password(password)
+    if name is None:
+        click.echo(hashed)
+        return
+    click.echo(f'[users.{json.dumps(name)}]\nrole = "{role}"\npassword_hash = "{hashed}"')
 
 
 @main.command("eval")

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from assistant import CANNOT_ANSWER, Assistant, Filters
+from assistant import CANNOT_ANSWER, Assistant, Filters, LimitError
 from assistant.chain import merge_by_rank
+from assistant.prompts import as_data
 
 
 class RecordingChatModel(FakeListChatModel):
@@ -50,7 +52,7 @@ def test_prompt_numbers_the_retrieved_passages(index_copy):
     prompt = model.seen[-1][-1].content
     for number, passage in enumerate(answer.passages, start=1):
         assert f"[{number}] {passage.title}" in prompt
-        assert passage.chunk.text.strip() in prompt
+        assert as_data(passage.chunk.text) in prompt
     assert "Valid source numbers: [1], [2], [3], [4]" in prompt
     assert "Zaporizhzhia" in answer.citations[0].title
 
@@ -168,3 +170,19 @@ def test_merge_by_rank_interleaves_and_drops_repeats(passages_assistant):
     assert [p.chunk.id for p in merged] == [a[0].chunk.id, b[0].chunk.id, a[1].chunk.id,
                                            b[1].chunk.id]  # fmt: skip
     assert merge_by_rank([a, a], 10) == a
+
+
+def test_limits_refuse_before_retrieval_or_the_model(index_copy):
+    """An over-long question or history is refused with the cap named; the model sees none."""
+    limits = {"question_chars": 200, "history_turns": 2, "history_chars": 500}
+    assistant, model = _assistant(index_copy, "Istanbul [1].", limits=limits)
+    with pytest.raises(LimitError, match=r"250 characters; the limit is 200 \(limits\.question"):
+        assistant.ask("Where did Grossi meet the head of Rosatom? " + "x" * 207)
+    turns = [("Where is Kyiv?", "In Ukraine [1].")] * 3
+    with pytest.raises(LimitError, match=r"3 earlier exchanges; the limit is 2.*Clear the chat"):
+        assistant.ask("Where did Grossi meet the head of Rosatom?", history=turns)
+    with pytest.raises(LimitError, match=r"1,010 characters; the limit is 500"):
+        assistant.ask("Where is Grossi?", history=[("q" * 10, "a" * 1000)])
+    assert model.seen == []
+    answer = assistant.ask("Where did Grossi meet the head of Rosatom?", history=turns[:2])
+    assert model.seen and answer.citations  # within the caps the same assistant answers
