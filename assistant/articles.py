@@ -12,6 +12,7 @@ import json
 import os
 import re
 import stat
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -42,25 +43,63 @@ def article_id(key: str) -> str:
     return "a" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:12]
 
 
-def load_paths(paths: Iterable[str | os.PathLike[str]], max_bytes: int = 5_000_000) -> LoadResult:
-    """Load every article under `paths` (files, or folders searched recursively)."""
+def load_paths(
+    paths: Iterable[str | os.PathLike[str]],
+    max_bytes: int = 5_000_000,
+    follow_symlinks: bool = False,
+) -> LoadResult:
+    """Load every article under `paths` (files, or folders searched recursively).
+
+    `follow_symlinks`: also read what a symlink inside a folder points to outside that folder.
+    """
     result = LoadResult()
-    for path, key in iter_files(paths, result):
+    for path, key in iter_files(paths, result, follow_symlinks=follow_symlinks):
         load_file(path, key, result, max_bytes=max_bytes)
     return result
 
 
+def safe_name(name: object) -> str:
+    """A file name or title fit to print: control and format characters (newlines, terminal
+    escapes, right-to-left overrides) shown as `\\x1b`-style escapes, so a name cannot forge
+    lines of a report or reorder what is shown."""
+    return "".join(
+        ch if unicodedata.category(ch) not in ("Cc", "Cf", "Zl", "Zp") else _escape_char(ch)
+        for ch in str(name)
+    )
+
+
+def _escape_char(ch: str) -> str:
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _outside(path: str, root: str) -> bool:
+    """True when `path` (resolved) is not `root` or inside it."""
+    real = os.path.realpath(path)
+    return real != root and not real.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _outside_note(path: Path) -> str:
+    return (
+        f"symlink to {safe_name(os.path.realpath(path))}, outside the folder: skipped "
+        "(use --follow-symlinks or follow_symlinks=true to read it)"
+    )
+
+
 def iter_files(
-    paths: Iterable[str | os.PathLike[str]], result: LoadResult
+    paths: Iterable[str | os.PathLike[str]], result: LoadResult, follow_symlinks: bool = False
 ) -> Iterator[tuple[Path, str]]:
     """Yield (file, key): a folder's files keyed by their path inside it, a file by its name.
 
-    Symlinks are followed, but a folder already visited is not entered again (no loops).
+    Inside a folder, a symlink that resolves outside it is skipped and reported unless
+    `follow_symlinks` (a link to /etc/passwd must not become quotable). Symlinks within the
+    folder are followed, but a folder already visited is not entered again (no loops).
     """
     seen: set[str] = set()
     for raw in paths:
         root = Path(raw)
         if root.is_dir():
+            real_root = os.path.realpath(root)
             for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
                 real = os.path.realpath(dirpath)
                 if real in seen:
@@ -68,11 +107,24 @@ def iter_files(
                     dirnames[:] = []
                     continue
                 seen.add(real)
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                kept = []
+                for d in sorted(dirnames):
+                    if d.startswith("."):
+                        continue
+                    if not follow_symlinks and _outside(os.path.join(dirpath, d), real_root):
+                        result.rejected.append(
+                            Rejected(os.path.join(dirpath, d), _outside_note(Path(dirpath) / d))
+                        )
+                        continue
+                    kept.append(d)
+                dirnames[:] = kept
                 for name in sorted(filenames):
                     if name.startswith("."):
                         continue
                     path = Path(dirpath) / name
+                    if not follow_symlinks and _outside(str(path), real_root):
+                        result.rejected.append(Rejected(str(path), _outside_note(path)))
+                        continue
                     if path.suffix.lower() not in LOADERS:
                         result.rejected.append(Rejected(str(path), _unsupported()))
                         continue
@@ -104,8 +156,9 @@ def load_file(
         result.rejected.append(Rejected(name, _unsupported()))
         return
     try:
-        if not stat.S_ISREG(path.stat().st_mode):  # a pipe or device would block or never end
-            result.rejected.append(Rejected(name, "not a regular file"))
+        mode = path.stat().st_mode
+        if not stat.S_ISREG(mode):  # a pipe or device would block or never end
+            result.rejected.append(Rejected(name, f"not a regular file ({_kind(mode)}): skipped"))
             return
         with path.open("rb") as fh:
             data = fh.read(max_bytes + 1)  # no more than the limit, even if the file grows
@@ -123,6 +176,20 @@ def load_file(
         )
         return
     load_bytes(data, name, key, result)
+
+
+def _kind(mode: int) -> str:
+    """What a non-regular file is, for the report."""
+    for test, kind in (
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISDIR, "a folder"),
+    ):
+        if test(mode):
+            return kind
+    return "not a file"
 
 
 def load_bytes(

@@ -2,12 +2,17 @@
 
 Built from runnables so `.stream()` yields the retrieved passages before the first token:
 each `RunnablePassthrough.assign` step emits its key as soon as it has it.
+
+A follow-up is rewritten from the last turns (questions and answers), but a small model's
+rewrite can miss: the follow-up as asked is searched as well, both rankings count, and the
+passages the previous answer cited are offered again.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +20,15 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
 
-from assistant.citations import CANNOT_ANSWER
+from assistant.citations import CANNOT_ANSWER, is_refusal
 from assistant.prompts import answer_prompt, condense_prompt, format_sources, numbers_list
-from assistant.types import Passage
+from assistant.types import Answer, Passage
 
 _FOLLOW_UP = re.compile(
     r"\b(it|its|they|them|their|he|him|his|she|her|that|this|those|these|there|then)\b", re.I
 )
+_MARKERS = re.compile(r"\s*\[\d+\]")
+CARRIED = 2  # passages of the previous turn offered again with a follow-up
 
 History = Sequence[Any]
 
@@ -35,12 +42,27 @@ Retrieve = Callable[[str, int | None, Any], list[Passage]]
 Extract = Callable[[str, list[Passage]], str]
 
 
-def history_pairs(history: History | None) -> list[tuple[str, str]]:
-    """Accept (user, assistant) pairs or role/content dicts (Gradio's messages format)."""
-    pairs: list[tuple[str, str]] = []
+@dataclass(frozen=True)
+class Turn:
+    """One earlier exchange; `sources` are the passages its answer cited, when known."""
+
+    question: str
+    answer: str
+    sources: tuple[Passage, ...] = ()
+
+
+def history_turns(history: History | None) -> list[Turn]:
+    """Accept `Answer`s, (user, assistant) pairs or role/content dicts (Gradio's format).
+
+    Only an `Answer` carries the passages it cited; the other forms give text alone.
+    """
+    turns: list[Turn] = []
     pending: str | None = None
     for turn in history or ():
-        if isinstance(turn, dict):
+        if isinstance(turn, Answer):
+            cited = tuple(turn.passages[c.number - 1] for c in turn.citations)
+            turns.append(Turn(turn.question, turn.text, cited))
+        elif isinstance(turn, dict):
             content = turn.get("content")
             if isinstance(content, list):  # Gradio may wrap text in content parts
                 content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
@@ -48,19 +70,46 @@ def history_pairs(history: History | None) -> list[tuple[str, str]]:
             if turn.get("role") == "user":
                 pending = content
             elif turn.get("role") == "assistant" and pending is not None:
-                pairs.append((pending, content))
+                turns.append(Turn(pending, content))
                 pending = None
         else:
             user, reply = turn
-            pairs.append((str(user), str(reply or "")))
-    return pairs
+            turns.append(Turn(str(user), str(reply or "")))
+    return turns
 
 
-def _format_history(pairs: list[tuple[str, str]], turns: int = 3) -> str:
+def _format_history(turns: list[Turn], last: int = 3) -> str:
+    """The last exchanges, answers included: a follow-up often points at what was answered."""
     lines = []
-    for user, reply in pairs[-turns:]:
-        lines += [f"User: {user}", f"Assistant: {reply[:600]}"]
+    for turn in turns[-last:]:
+        lines += [f"User: {turn.question}", f"Assistant: {_MARKERS.sub('', turn.answer)[:600]}"]
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Found:
+    """Passages for the prompt, and the best similarity among those retrieved for this turn
+    (passages carried over from the previous turn do not count for the abstention gate)."""
+
+    passages: list[Passage]
+    top_score: float
+
+
+def merge_by_rank(rankings: Sequence[Sequence[Passage]], size: int) -> list[Passage]:
+    """Interleave rankings by rank (first of each, then second of each, ...), dropping repeats."""
+    merged: dict[str, Passage] = {}
+    for rank in range(max((len(r) for r in rankings), default=0)):
+        for ranking in rankings:
+            if rank < len(ranking) and ranking[rank].chunk.id not in merged:
+                merged[ranking[rank].chunk.id] = ranking[rank]
+    return list(merged.values())[:size]
+
+
+def _with_carried(passages: list[Passage], carried: Sequence[Passage], size: int) -> list[Passage]:
+    """Make room at the end for the previous turn's sources that retrieval did not bring back."""
+    have = {p.chunk.id for p in passages}
+    extra = [p for p in carried if p.chunk.id not in have][:CARRIED]
+    return passages[: max(size - len(extra), 0)] + extra
 
 
 def build_chain(
@@ -70,34 +119,56 @@ def build_chain(
     min_similarity: float,
     extract: Extract,
 ) -> Runnable:
-    """Input: {question, history, k, filters}. Output keys: standalone, passages, answer (raw)."""
+    """Input: {question, history, k, filters}. Output keys: standalone, found, passages,
+    answer (raw)."""
     answer_template = answer_prompt(prompts_dir)
     condense_template = condense_prompt(prompts_dir)
 
     def standalone(x: dict[str, Any]) -> str:
         question = x["question"]
-        pairs = history_pairs(x.get("history"))
-        if not pairs:
+        turns = history_turns(x.get("history"))
+        if not turns:
             return question
         if llm is not None:
-            rewrite = condense_template | llm | StrOutputParser()
-            text = rewrite.invoke({"history": _format_history(pairs), "question": question})
+            # only the first line is used: stop there instead of decoding the rest
+            rewrite = condense_template | llm.bind(stop=["\n"]) | StrOutputParser()
+            text = rewrite.invoke({"history": _format_history(turns), "question": question})
             lines = text.strip().splitlines()
             rewritten = lines[0].strip() if lines else ""
             if rewritten and not _looks_dependent(rewritten):
                 return rewritten
-        # No model, or it left the reference unresolved: carry the previous question along,
-        # which gives retrieval its words and lets the answering model resolve the reference.
-        if _looks_dependent(question):
-            return f"{question} (follow-up to: {pairs[-1][0]})"
-        return question
+        return _contextual(question, turns)
 
-    def find(x: dict[str, Any]) -> list[Passage]:
-        return retrieve(x["standalone"], x.get("k"), x.get("filters"))
+    def find(x: dict[str, Any]) -> Found:
+        k, filters = x.get("k"), x.get("filters")
+        rewritten = retrieve(x["standalone"], k, filters)
+        turns = history_turns(x.get("history"))
+        if not turns:
+            return Found(rewritten, max((p.score for p in rewritten), default=0.0))
+        # A rewrite can miss or change what the user meant: the follow-up as asked (with the
+        # previous question's words when it leans on them) is searched too, and both count.
+        rankings = [rewritten]
+        raw = _contextual(x["question"], turns)
+        if raw != x["standalone"]:
+            rankings.append(retrieve(raw, k, filters))
+        size = max(len(r) for r in rankings)
+        top = max((p.score for r in rankings for p in r), default=0.0)
+        passages = merge_by_rank(rankings, size)
+        return Found(_with_carried(passages, _previous_sources(turns[-1], filters), size), top)
+
+    def _previous_sources(turn: Turn, filters: Any) -> list[Passage]:
+        """What the previous answer stood on: its cited passages, or (when the history is
+        text only) the passages that best match the previous exchange."""
+        if turn.sources:
+            return [p for p in turn.sources if not filters or filters.accepts(_meta(p))]
+        if not turn.answer or is_refusal(turn.answer):
+            return []
+        exchange = f"{turn.question} {_MARKERS.sub('', turn.answer)}"
+        return retrieve(exchange, CARRIED, filters)
 
     def generate(x: dict[str, Any]) -> Runnable | str:
         passages: list[Passage] = x["passages"]
-        if not passages or max(p.score for p in passages) < min_similarity:
+        if not passages or x["found"].top_score < min_similarity:
             return CANNOT_ANSWER
         if llm is None:
             return extract(x["standalone"], passages)
@@ -112,6 +183,19 @@ def build_chain(
 
     return (
         RunnablePassthrough.assign(standalone=RunnableLambda(standalone))
-        | RunnablePassthrough.assign(passages=RunnableLambda(find))
+        | RunnablePassthrough.assign(found=RunnableLambda(find))
+        | RunnablePassthrough.assign(passages=RunnableLambda(lambda x: x["found"].passages))
         | RunnablePassthrough.assign(answer=RunnableLambda(generate))
     ).with_config(run_name="news_answer")
+
+
+def _contextual(question: str, turns: list[Turn]) -> str:
+    """Without a model, or when its rewrite left the reference unresolved: carry the previous
+    question along, which gives retrieval its words and lets the answering model resolve it."""
+    if _looks_dependent(question):
+        return f"{question} (follow-up to: {turns[-1].question})"
+    return question
+
+
+def _meta(passage: Passage) -> dict[str, Any]:
+    return {"date": passage.date, "source": passage.source}

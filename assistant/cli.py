@@ -10,10 +10,11 @@ from typing import Any
 
 import click
 
+from assistant.articles import safe_name
 from assistant.backends import BACKENDS
 from assistant.errors import AssistantError
 from assistant.settings import Settings
-from assistant.types import IngestReport
+from assistant.types import Answer, IngestReport
 
 BACKEND_CHOICE = click.Choice(list(BACKENDS))
 
@@ -37,9 +38,13 @@ def _settings(ctx: click.Context, **changes: Any) -> Settings:
     if ctx.obj.get("store_url"):
         base["store"] = {"url": ctx.obj["store_url"]}
     for key, value in changes.items():
-        if value is not None:
-            group, _, name = key.partition("__")
+        if value is None:
+            continue
+        group, _, name = key.partition("__")
+        if name:
             base.setdefault(group, {})[name] = value
+        else:
+            base[key] = value
     return resolve_settings(base)
 
 
@@ -77,19 +82,20 @@ def index() -> None:
 
 
 def _print_report(report: IngestReport) -> None:
+    """One line per file; names are escaped (a file name may hold a newline or an ANSI code)."""
     for title, items in (
         ("added", report.added),
         ("updated", report.updated),
         ("removed", report.removed),
     ):
         for item in items:
-            click.echo(f"  {title:9} {item}")
+            click.echo(f"  {title:9} {safe_name(item)}")
     for item in report.duplicates:
-        click.echo(f"  duplicate {item.name}: {item.reason}")
+        click.echo(f"  duplicate {safe_name(item.name)}: {safe_name(item.reason)}")
     for item in report.rejected:
-        click.echo(f"  rejected  {item.name}: {item.reason}", err=True)
+        click.echo(f"  rejected  {safe_name(item.name)}: {safe_name(item.reason)}", err=True)
     for item in report.warnings:
-        click.echo(f"  warning   {item.name}: {item.reason}", err=True)
+        click.echo(f"  warning   {safe_name(item.name)}: {safe_name(item.reason)}", err=True)
     click.echo(
         f"{len(report.added)} added, {len(report.updated)} updated, "
         f"{len(report.unchanged)} unchanged, {len(report.duplicates)} duplicates, "
@@ -100,19 +106,32 @@ def _print_report(report: IngestReport) -> None:
 
 @index.command("build")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--follow-symlinks",
+    is_flag=True,
+    default=None,
+    help="Also read symlinks that point outside the folder (default: skip and report them).",
+)
 @click.pass_context
-def index_build(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+def index_build(ctx: click.Context, paths: tuple[Path, ...], follow_symlinks: bool | None) -> None:
     """Build the index from scratch from article files or folders."""
     from assistant.core import Assistant
 
-    report = Assistant(_settings(ctx)).build_index(paths, progress=True)
+    settings = _settings(ctx, follow_symlinks=follow_symlinks)
+    report = Assistant(settings).build_index(paths, progress=True)
     _print_report(report)
 
 
 @index.command("add")
 @click.argument("sources", nargs=-1, required=True)
+@click.option(
+    "--follow-symlinks",
+    is_flag=True,
+    default=None,
+    help="Also read symlinks that point outside the folder (default: skip and report them).",
+)
 @click.pass_context
-def index_add(ctx: click.Context, sources: tuple[str, ...]) -> None:
+def index_add(ctx: click.Context, sources: tuple[str, ...], follow_symlinks: bool | None) -> None:
     """Add new or changed articles from files, folders, web pages or RSS/Atom feeds (URLs).
 
     Unchanged articles are skipped without embedding; a feed adds the page of every item.
@@ -126,8 +145,10 @@ def index_add(ctx: click.Context, sources: tuple[str, ...]) -> None:
     for path in paths:
         if not path.exists():
             raise click.BadParameter(f"{path} does not exist", param_hint="SOURCES")
-    settings = _settings(ctx)
-    loaded = load_paths(paths, max_bytes=settings.max_article_bytes)
+    settings = _settings(ctx, follow_symlinks=follow_symlinks)
+    loaded = load_paths(
+        paths, max_bytes=settings.max_article_bytes, follow_symlinks=settings.follow_symlinks
+    )
     load_urls(urls, settings, result=loaded, progress=True)
     _print_report(Assistant(settings).add_loaded(loaded, progress=True))
 
@@ -175,7 +196,7 @@ def index_list(ctx: click.Context, as_json: bool) -> None:
         else:
             click.echo(
                 f"{row['id']}  {row['date'] or '----------'}  {(row['source'] or '-')[:20]:20}  "
-                f"{row['chunks']:3}  {row['title']}"
+                f"{row['chunks']:3}  {safe_name(row['title'])}"
             )
 
 
@@ -281,34 +302,172 @@ def ask(
         payload["dates"] = list(result.dates)
         click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
         return
+    _finish_answer(result, streamed)
+    _print_sources(result)
+
+
+def _finish_answer(result: Answer, streamed: str) -> None:
     if result.text.strip() != streamed.strip():
         # Markers were checked against the sources: show the corrected text once more.
         click.echo(("\n\n" if streamed else "") + f"Answer: {result.text}", nl=False)
     click.echo("\n")
-    if result.citations:
+
+
+def _print_sources(result: Answer, brief: bool = False) -> None:
+    """The cited sources: title and date, then (unless `brief`) url, span, score and text."""
+    if result.citations and not brief:
         dates = result.dates
         span = f" (articles dated {' to '.join(dict.fromkeys((dates[0], dates[-1])))})"
         click.echo(f"Sources{span if dates else ''}:")
     for c in result.citations:
         meta = ", ".join(x for x in (c.date, c.source) if x)
-        click.echo(f"[{c.number}] {c.title}" + (f" ({meta})" if meta else ""))
+        click.echo(f"[{c.number}] {safe_name(c.title)}" + (f" ({safe_name(meta)})" if meta else ""))
+        if brief:
+            continue
         if c.url:
             click.echo(f"    {c.url}")
         click.echo(f"    chars {c.start}-{c.end}, score {c.score:.3f}")
         click.echo("    " + c.text.replace("\n", " ")[:300] + ("…" if len(c.text) > 300 else ""))
 
 
+CHAT_HELP = "Commands: /sources (the last answer's sources), /reset (new conversation), /quit."
+
+
+@main.command()
+@click.option("-k", type=int, help="Passages to retrieve.")
+@click.option(
+    "--backend", type=BACKEND_CHOICE, help="LLM backend (default: the bundled local model)."
+)
+@click.option("--model", help="Model name (openai/ollama) or GGUF path (llamacpp).")
+@click.option("--base-url", help="Server URL for openai/ollama.")
+@click.option("--date-from", help="Only articles dated on or after YYYY-MM-DD.")
+@click.option("--date-to", help="Only articles dated on or before YYYY-MM-DD.")
+@click.option("--source", "sources", multiple=True, help="Only articles from this source.")
+@click.option("--as-of", help="Ask as of YYYY-MM-DD (see `ask`).")
+@click.pass_context
+def chat(
+    ctx: click.Context,
+    k: int | None,
+    backend: str | None,
+    model: str | None,
+    base_url: str | None,
+    date_from: str | None,
+    date_to: str | None,
+    sources: tuple[str, ...],
+    as_of: str | None,
+) -> None:
+    """Talk with the assistant: follow-up questions use the conversation so far."""
+    from contextlib import closing
+
+    from assistant.core import Assistant
+    from assistant.retrieval import Filters
+
+    if sys.stdin.isatty():
+        import readline  # noqa: F401  (line editing and arrow-key recall for input())
+
+    settings = _settings(ctx, llm__backend=backend, llm__model=model, llm__base_url=base_url)
+    try:
+        filters = Filters(date_from, date_to, tuple(sources), as_of)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    assistant = Assistant(settings)
+    assistant.index()  # a missing or broken index fails here, before the first question
+    click.echo(f"Ask about the indexed articles. {CHAT_HELP}")
+    history: list[Answer] = []
+    while True:
+        try:
+            line = input("> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            click.echo()
+            return
+        if not line:
+            continue
+        if line.startswith("/"):
+            command = line.split()[0].lower()
+            if command in ("/quit", "/exit", "/q"):
+                return
+            if command == "/reset":
+                history.clear()
+                click.echo("New conversation: earlier questions are forgotten.")
+            elif command == "/sources":
+                if not history or not history[-1].citations:
+                    click.echo("The last answer cites no sources.")
+                else:
+                    _print_sources(history[-1])
+            else:
+                click.echo(f"Unknown command {command}. {CHAT_HELP}")
+            continue
+        streamed, result = "", None
+        events = assistant.stream(line, history=history, k=k, filters=filters)
+        try:
+            with closing(events):  # Ctrl-C stops this answer and releases the model at once
+                for event in events:
+                    if event.kind == "token":
+                        streamed += event.text
+                        click.echo(event.text, nl=False)
+                    elif event.answer is not None:
+                        result = event.answer
+        except KeyboardInterrupt:
+            click.echo("\n(stopped; this question is left out of the conversation)")
+            continue
+        except AssistantError as exc:
+            click.echo(f"\nerror: {exc}", err=True)
+            continue
+        assert result is not None
+        _finish_answer(result, streamed)
+        _print_sources(result, brief=True)
+        history.append(result)
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=7860, show_default=True, type=int)
-@click.option("--auth", envvar="ASSISTANT_AUTH", help="user:password to require a login.")
+@click.option(
+    "--auth", envvar="ASSISTANT_AUTH", help="user:password to require a login, as one editor."
+)
+@click.option(
+    "--users",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="TOML users file with roles and argon2 hashes (default: $ASSISTANT_USERS).",
+)
 @click.option("--backend", type=BACKEND_CHOICE)
 @click.pass_context
-def ui(ctx: click.Context, host: str, port: int, auth: str | None, backend: str | None) -> None:
+def ui(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    auth: str | None,
+    users: Path | None,
+    backend: str | None,
+) -> None:
     """Start the Gradio chat UI (the same as `python ui.py`)."""
     from assistant.ui import launch
 
-    launch(_settings(ctx, llm__backend=backend), host=host, port=port, auth=auth)
+    launch(_settings(ctx, llm__backend=backend, users=users), host=host, port=port, auth=auth)
+
+
+@main.command("hash-password")
+@click.argument("name", required=False)
+@click.option(
+    "--role",
+    type=click.Choice(["viewer", "editor"]),
+    default="viewer",
+    show_default=True,
+    help="Role for the users-file entry printed with NAME.",
+)
+def hash_password_command(name: str | None, role: str) -> None:
+    """Ask for a password and print its argon2 hash for the users file (`--users`).
+
+    With NAME, print a whole [users.NAME] entry to append to the file.
+    """
+    from assistant.users import hash_password
+
+    password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    hashed = hash_password(password)
+    if name is None:
+        click.echo(hashed)
+        return
+    click.echo(f'[users.{json.dumps(name)}]\nrole = "{role}"\npassword_hash = "{hashed}"')
 
 
 @main.command("eval")
@@ -338,7 +497,9 @@ def ui(ctx: click.Context, host: str, port: int, auth: str | None, backend: str 
 )
 @click.option("--model", help="Model name (openai/ollama) or GGUF path (llamacpp).")
 @click.option("--no-answers", is_flag=True, help="Score retrieval only; generate no answers.")
-@click.option("--limit", type=click.IntRange(1), help="Only the first N questions.")
+@click.option(
+    "--limit", type=click.IntRange(1), help="Only the first N questions (or conversations)."
+)
 @click.pass_context
 def eval_command(
     ctx: click.Context,
@@ -354,15 +515,29 @@ def eval_command(
     """Score retrieval (Hits@1/4/10, MRR@10) and answers on QA_FILE (JSON Lines).
 
     Each line: {"question", "answers": [...], "evidence": text or article ids, "answerable"}.
+    A conversation file (each line {"id", "turns": [such questions]}) is recognised by its
+    `turns` and scored turn by turn: right / refused / wrong, first turns and follow-ups.
     """
     import tempfile
 
     from tqdm import tqdm
 
     from assistant.core import Assistant
-    from assistant.evaluation import evaluate, format_report, load_qa
+    from assistant.evaluation import (
+        evaluate,
+        evaluate_conversations,
+        format_conversation_report,
+        format_report,
+        is_conversation_file,
+        load_conversations,
+        load_qa,
+    )
 
-    items = load_qa(qa_file)[:limit]
+    conversational = is_conversation_file(qa_file)
+    if conversational and no_answers:
+        raise click.UsageError(f"{qa_file} holds conversations, scored by their answers")
+    chats = load_conversations(qa_file)[:limit] if conversational else []
+    items = [] if conversational else load_qa(qa_file)[:limit]
     settings = _settings(ctx, llm__backend=backend, llm__model=model)
     with tempfile.TemporaryDirectory(prefix="assistant-eval-") as tmp:
         if articles is not None:
@@ -379,14 +554,23 @@ def eval_command(
                 err=True,
             )
         assistant = Assistant(settings)
-        result = evaluate(
-            assistant,
-            items,
-            k=k,
-            answers=not no_answers,
-            progress=lambda xs: tqdm(xs, desc="Evaluating", unit="question"),
-        )
-    click.echo(format_report(result))
+        if conversational:
+            result: Any = evaluate_conversations(
+                assistant,
+                chats,
+                progress=lambda xs: tqdm(xs, desc="Evaluating", unit="conversation"),
+            )
+            text = format_conversation_report(result)
+        else:
+            result = evaluate(
+                assistant,
+                items,
+                k=k,
+                answers=not no_answers,
+                progress=lambda xs: tqdm(xs, desc="Evaluating", unit="question"),
+            )
+            text = format_report(result)
+    click.echo(text)
     if out is not None:
         out.write_text(json.dumps(result.to_json(), ensure_ascii=False, indent=2) + "\n")
         click.echo(f"results written to {out}")

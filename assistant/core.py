@@ -15,15 +15,21 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
-from assistant.chain import History, build_chain
+from assistant.chain import History, build_chain, history_pairs
 from assistant.citations import finalize
 from assistant.embeddings import Embedder
-from assistant.errors import IndexNotFoundError, LLMError
+from assistant.errors import IndexNotFoundError, LimitError, LLMError
 from assistant.extractive import extract_answer
 from assistant.ingest import add_loaded, add_paths, remove_ids
 from assistant.llms import make_llm
 from assistant.retrieval import Filters, retrieve
-from assistant.settings import DEFAULT_INDEX_DIR, SAMPLE_ARTICLES_DIR, Settings, resolve_settings
+from assistant.settings import (
+    DEFAULT_INDEX_DIR,
+    SAMPLE_ARTICLES_DIR,
+    LimitSettings,
+    Settings,
+    resolve_settings,
+)
 from assistant.stores import IndexView, open_store
 from assistant.types import Answer, Event, IngestReport, Passage
 
@@ -172,8 +178,13 @@ class Assistant:
         k: int | None = None,
         filters: Filters | None = None,
     ) -> Iterator[Event]:
-        """Yield the sources, then answer tokens, then the final `Answer`."""
+        """Yield the sources, then answer tokens, then the final `Answer`.
+
+        Raises `LimitError` before any retrieval or model call if the question or the
+        history is over the `limits` settings.
+        """
         question = question.strip()
+        check_limits(question, history, self.settings.limits)
         passages: list[Passage] = []
         raw = ""
         payload = {"question": question, "history": history, "k": k, "filters": filters}
@@ -207,6 +218,27 @@ class Assistant:
             if event.answer is not None:
                 return event.answer
         raise AssertionError("the answer stream ended without an answer")
+
+
+def check_limits(question: str, history: History | None, limits: LimitSettings) -> None:
+    """Refuse an over-long question or history with a message naming the cap and the fix."""
+    if len(question) > limits.question_chars:
+        raise LimitError(
+            f"the question is {len(question):,} characters; the limit is "
+            f"{limits.question_chars:,} (limits.question_chars). Ask a shorter question."
+        )
+    pairs = history_pairs(history)
+    if len(pairs) > limits.history_turns:
+        raise LimitError(
+            f"the conversation has {len(pairs)} earlier exchanges; the limit is "
+            f"{limits.history_turns} (limits.history_turns). Clear the chat to start a new one."
+        )
+    chars = sum(len(q) + len(a) for q, a in pairs)
+    if chars > limits.history_chars:
+        raise LimitError(
+            f"the conversation holds {chars:,} characters; the limit is "
+            f"{limits.history_chars:,} (limits.history_chars). Clear the chat to start a new one."
+        )
 
 
 def _is_connection_error(exc: BaseException) -> bool:

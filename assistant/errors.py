@@ -35,3 +35,7 @@ class LLMError(AssistantError):
 
 class PromptError(AssistantError):
     """A prompt template is missing or lacks a required variable."""
+
+
+class LimitError(AssistantError):
+    """A request is over one of the `limits` settings (question, history or upload size)."""

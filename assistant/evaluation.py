@@ -9,6 +9,11 @@ A question file is JSON Lines, one object per question:
     article     the file holding the answer; `name.jsonl#n` is the n-th record (from 0)
     answerable  false for questions the articles cannot answer (default true)
 
+A conversation file holds one chat per line: `id`, and `turns`, a list of such questions
+asked in order, each with the assistant's own earlier answers as its history. Each turn is
+scored right / refused / wrong (an unanswerable turn is right when refused), with citation
+precision and whether the evidence was among the passages the model read.
+
 Retrieval counts a hit when a retrieved passage comes from an evidence article or holds the
 evidence text; answers are scored for correctness, citations that point at the evidence,
 abstention and latency. Deliberately left out: judging answers with a model (the contains
@@ -24,6 +29,7 @@ import time
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +38,7 @@ from assistant.errors import AssistantError
 if TYPE_CHECKING:
     from assistant.core import Assistant
     from assistant.stores.base import IndexView
+    from assistant.types import Answer
 
 HITS_AT = (1, 4, 10)
 _MARKER = re.compile(r"\s*\[\d+\]")
@@ -53,11 +60,19 @@ class QAItem:
 def load_qa(path: str | Path) -> list[QAItem]:
     """Read a question file; a malformed line is an error naming its line number."""
     path = Path(path)
+    items = [_item(record, path, number) for number, record in _records(path)]
+    if not items:
+        raise AssistantError(f"{path} holds no questions")
+    return items
+
+
+def _records(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, object) for every non-empty line of a JSON Lines file."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise AssistantError(f"cannot read question file {path}: {exc.strerror or exc}") from exc
-    items = []
+    records = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -65,21 +80,60 @@ def load_qa(path: str | Path) -> list[QAItem]:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise AssistantError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-        if not isinstance(record, dict) or not str(record.get("question") or "").strip():
-            raise AssistantError(f"{path}:{number}: expected an object with a 'question'")
-        items.append(
-            QAItem(
-                question=str(record["question"]).strip(),
-                answers=_strings(record.get("answers", record.get("answer"))),
-                evidence=_strings(record.get("evidence")),
-                article=str(record["article"]) if record.get("article") else None,
-                answerable=record.get("answerable", True) is not False,
-                line=number,
-            )
+        if not isinstance(record, dict):
+            raise AssistantError(f"{path}:{number}: expected a JSON object")
+        records.append((number, record))
+    return records
+
+
+def _item(record: dict[str, Any], path: Path, number: int, where: str = "") -> QAItem:
+    if not str(record.get("question") or "").strip():
+        raise AssistantError(f"{path}:{number}: expected an object with a 'question'{where}")
+    return QAItem(
+        question=str(record["question"]).strip(),
+        answers=_strings(record.get("answers", record.get("answer"))),
+        evidence=_strings(record.get("evidence")),
+        article=str(record["article"]) if record.get("article") else None,
+        answerable=record.get("answerable", True) is not False,
+        line=number,
+    )
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """Questions asked one after the other in one chat; later ones lean on earlier ones."""
+
+    id: str
+    turns: tuple[QAItem, ...]
+    line: int = 0
+
+
+def is_conversation_file(path: str | Path) -> bool:
+    """True when the file's first object has `turns` (a conversation file, not questions)."""
+    records = _records(Path(path))
+    return bool(records) and "turns" in records[0][1]
+
+
+def load_conversations(path: str | Path) -> list[Conversation]:
+    """Read a conversation file: one object per line, `id` and `turns` (a list of questions in
+    the question-file format). A malformed line or turn is an error naming where it is."""
+    path = Path(path)
+    conversations = []
+    for number, record in _records(path):
+        turns = record.get("turns")
+        if not isinstance(turns, list) or not turns:
+            raise AssistantError(f"{path}:{number}: expected an object with a list of 'turns'")
+        items = []
+        for position, turn in enumerate(turns, start=1):
+            if not isinstance(turn, dict):
+                raise AssistantError(f"{path}:{number}: turn {position} is not an object")
+            items.append(_item(turn, path, number, f" in turn {position}"))
+        conversations.append(
+            Conversation(str(record.get("id") or f"line {number}"), tuple(items), number)
         )
-    if not items:
-        raise AssistantError(f"{path} holds no questions")
-    return items
+    if not conversations:
+        raise AssistantError(f"{path} holds no conversations")
+    return conversations
 
 
 def _strings(value: Any) -> tuple[str, ...]:
@@ -422,6 +476,170 @@ def _answer(
         for c in result.citations
         if evidence_index.holds(evidence, c.article_id, c.text, c.start, c.end)
     )
+
+
+# -- conversations -------------------------------------------------------------------------
+
+OUTCOMES = ("right", "refused", "wrong")
+
+
+def outcome(item: QAItem, text: str, refused: bool) -> str:
+    """Right, refused or wrong for one reply: an answerable question is right when the reply
+    gives one of its answers; any reply to an unanswerable one but a refusal is wrong."""
+    if refused:
+        return "refused"
+    return "right" if item.answerable and contains_answer(text, item.answers) else "wrong"
+
+
+@dataclass
+class TurnRecord:
+    """What happened at one turn of a conversation. `correct`: right when answerable,
+    refused when not."""
+
+    conversation: str
+    turn: int  # from 1; turns after the first are follow-ups
+    question: str
+    answerable: bool
+    answer: str = ""
+    outcome: str = "wrong"
+    correct: bool = False
+    citations: int = 0
+    citations_on_evidence: int = 0
+    evidence_in_context: bool | None = None  # a passage given to the model holds the evidence
+    first_token_seconds: float | None = None
+    total_seconds: float | None = None
+
+
+def conversation_metrics(records: Sequence[TurnRecord]) -> dict[str, Any]:
+    """Turn accuracy overall, on first turns and on follow-ups; what became of answerable and
+    unanswerable turns; citation precision; how often the evidence reached the model."""
+    follow = [r for r in records if r.turn > 1]
+    answerable = [r for r in records if r.answerable]
+    unanswerable = [r for r in records if not r.answerable]
+    answered = [r for r in answerable if r.outcome != "refused"]
+    citations = sum(r.citations for r in answered)
+    with_context = [r for r in answerable if r.evidence_in_context is not None]
+    total = [r.total_seconds for r in records if r.total_seconds is not None]
+    first = [r.first_token_seconds for r in records if r.first_token_seconds is not None]
+
+    def right(rows: Sequence[TurnRecord]) -> float | None:
+        return _share(sum(r.correct for r in rows), len(rows))
+
+    return {
+        "conversations": len({r.conversation for r in records}),
+        "turns": len(records),
+        "accuracy": right(records),
+        "first_turns": len(records) - len(follow),
+        "first_turn_accuracy": right([r for r in records if r.turn == 1]),
+        "follow_ups": len(follow),
+        "follow_up_accuracy": right(follow),
+        "answerable": len(answerable),
+        **{f"answerable_{kind}": sum(r.outcome == kind for r in answerable) for kind in OUTCOMES},
+        "answerable_follow_up_accuracy": right([r for r in follow if r.answerable]),
+        "unanswerable": len(unanswerable),
+        "rejection_rate": right(unanswerable),
+        "citations": citations,
+        "citation_precision": _share(sum(r.citations_on_evidence for r in answered), citations),
+        "evidence_in_context": _share(
+            sum(bool(r.evidence_in_context) for r in with_context), len(with_context)
+        ),
+        "first_token_p50": _percentile(first, 0.5),
+        "total_p50": _percentile(total, 0.5),
+    }
+
+
+@dataclass
+class ConversationReport:
+    metrics: dict[str, Any]
+    records: list[TurnRecord]
+    settings: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "settings": self.settings,
+            "conversations": self.metrics,
+            "turns": [asdict(r) for r in self.records],
+        }
+
+
+def evaluate_conversations(
+    assistant: Assistant,
+    conversations: Sequence[Conversation],
+    progress: Callable[[Iterable[Conversation]], Iterable[Conversation]] | None = None,
+) -> ConversationReport:
+    """Ask every conversation's turns in order, each with the assistant's own earlier answers
+    as its history, and score each turn."""
+    evidence_index = EvidenceIndex(assistant.index())
+    records: list[TurnRecord] = []
+    for conversation in progress(conversations) if progress else conversations:
+        history: list[Answer] = []
+        for number, item in enumerate(conversation.turns, start=1):
+            record = TurnRecord(conversation.id, number, item.question, item.answerable)
+            started = time.perf_counter()
+            result = None
+            for event in assistant.stream(item.question, history=history):
+                if event.kind == "token" and event.text and record.first_token_seconds is None:
+                    record.first_token_seconds = time.perf_counter() - started
+                if event.answer is not None:
+                    result = event.answer
+            record.total_seconds = time.perf_counter() - started
+            if result is None:
+                raise AssertionError("the answer stream ended without an answer")
+            history.append(result)
+            _score_turn(record, item, result, evidence_index)
+            records.append(record)
+    settings = {
+        "backend": assistant.settings.llm.backend,
+        "embedding_model": assistant.settings.embedding.model,
+        "retrieval": assistant.settings.retrieval.model_dump(),
+        "conversations": len(conversations),
+    }
+    return ConversationReport(conversation_metrics(records), records, settings)
+
+
+def _score_turn(
+    record: TurnRecord, item: QAItem, result: Answer, evidence_index: EvidenceIndex
+) -> None:
+    record.answer = result.text
+    record.outcome = outcome(item, result.text, result.abstained)
+    record.correct = record.outcome == ("right" if item.answerable else "refused")
+    evidence = evidence_index.resolve(item)
+    if not (item.answerable and evidence):
+        return
+    record.evidence_in_context = any(
+        evidence_index.holds(evidence, p.chunk.article_id, p.chunk.text, p.chunk.start, p.chunk.end)
+        for p in result.passages
+    )
+    if not result.abstained:
+        record.citations = len(result.citations)
+        record.citations_on_evidence = sum(
+            evidence_index.holds(evidence, c.article_id, c.text, c.start, c.end)
+            for c in result.citations
+        )
+
+
+def format_conversation_report(report: ConversationReport) -> str:
+    """The table the CLI prints for a conversation file."""
+    m = report.metrics
+    pct = partial(_fmt, percent=True)
+    rows = [
+        ("Conversations", f"{m['conversations']}, {m['turns']} turns, "
+                          f"backend {report.settings['backend']}"),
+        ("  Turns right", f"{pct(m['accuracy'])} of {m['turns']}"),
+        ("  First turns right", f"{pct(m['first_turn_accuracy'])} of {m['first_turns']}"),
+        ("  Follow-ups right", f"{pct(m['follow_up_accuracy'])} of {m['follow_ups']}"),
+        ("  Answerable: right / refused / wrong",
+         f"{m['answerable_right']} / {m['answerable_refused']} / {m['answerable_wrong']} "
+         f"of {m['answerable']}"),
+        ("  Answerable follow-ups right", pct(m["answerable_follow_up_accuracy"])),
+        ("  Unanswerable refused", f"{pct(m['rejection_rate'])} of {m['unanswerable']}"),
+        ("  Citation precision", f"{pct(m['citation_precision'])} of {m['citations']} citations"),
+        ("  Evidence given to the model", pct(m["evidence_in_context"])),
+        ("  First token / total p50",
+         f"{_fmt(m['first_token_p50'], seconds=True)} / {_fmt(m['total_p50'], seconds=True)}"),
+    ]  # fmt: skip
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 
 
 # -- display -------------------------------------------------------------------------------

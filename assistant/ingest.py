@@ -56,7 +56,9 @@ def add_paths(
 ) -> IngestReport:
     """Load the articles under `paths` and add them; `rebuild` starts from an empty index."""
     started = time.perf_counter()
-    loaded = load_paths(paths, max_bytes=settings.max_article_bytes)
+    loaded = load_paths(
+        paths, max_bytes=settings.max_article_bytes, follow_symlinks=settings.follow_symlinks
+    )
     report = add_loaded(
         loaded,
         settings,

@@ -7,6 +7,7 @@ load time, so a bad edit fails loudly instead of sending the model a broken prom
 from __future__ import annotations
 
 import json
+import re
 import string
 from pathlib import Path
 from typing import Any
@@ -45,16 +46,35 @@ def load_template(folder: Path, name: str) -> str:
     return text
 
 
+# Chat-template control tokens (ChatML, Llama 2/3, Mistral, Gemma). llama.cpp reads them in
+# message text as real tokens, so an article holding them could open a system turn.
+_CONTROL_TOKENS = re.compile(
+    r"<\|[^|<>\s]{1,40}\|>|</?s>|\[/?INST\]|<</?SYS>>|<(?:start|end)_of_turn>", re.I
+)
+_MARKER = re.compile(r"\[(\d{1,3})\]")
+
+
+def as_data(text: str) -> str:
+    """Untrusted article text as it goes into a prompt: on one line, so nothing in it starts a
+    line that reads as a source header, "Question:" or a dialogue turn; its own `[n]` written
+    `(n)`, so it cannot pass for one of our source numbers; chat-template tokens removed."""
+    text = _CONTROL_TOKENS.sub(" ", text)
+    return " ".join(_MARKER.sub(r"(\1)", text).split())
+
+
 def format_sources(sources: list[dict[str, Any]] | list[Passage]) -> str:
-    """Number the passages for the prompt: `[n] title (date)` then the passage text."""
+    """Number the passages for the prompt: `[n] title (date)`, then the passage on one line.
+
+    Article text (title included) is data: see `as_data`.
+    """
     blocks = []
     for number, item in enumerate(sources, start=1):
         if isinstance(item, Passage):
             title, date, text = item.title, item.date, item.chunk.text
         else:
             title, date, text = item["title"], item.get("date"), item["text"]
-        head = f"[{number}] {title}" + (f" ({date})" if date else "")
-        blocks.append(f"{head}\n{text.strip()}")
+        head = f"[{number}] {as_data(title)}" + (f" ({as_data(date)})" if date else "")
+        blocks.append(f"{head}\n{as_data(text)}")
     return "\n\n".join(blocks)
 
 

@@ -181,6 +181,28 @@ class StoreSettings(_Group):
         return self
 
 
+class LimitSettings(_Group):
+    """Caps on one request, so one caller cannot make the server read or the model see
+    unbounded text. Over a cap, the request is refused with a message saying which cap."""
+
+    question_chars: int = Field(
+        1000, ge=10, description="Longest question; a longer one never reaches the model."
+    )
+    history_turns: int = Field(
+        50, ge=0, description="Most earlier exchanges a chat request may carry."
+    )
+    history_chars: int = Field(
+        100_000, ge=0, description="Most characters of earlier exchanges a chat request may carry."
+    )
+    upload_files: int = Field(50, ge=1, description="Most files in one upload from the UI.")
+    questions_at_once: int = Field(
+        2, ge=1, description="Questions one UI user may have waiting or being answered."
+    )
+    questions_per_minute: int = Field(
+        10, ge=1, description="Questions one UI user may ask in any 60 seconds."
+    )
+
+
 class Settings(BaseSettings):
     """Everything configurable. Pass one to `Assistant`, or a dict of overrides."""
 
@@ -198,12 +220,23 @@ class Settings(BaseSettings):
         description="Drop page furniture (menus, notices, related-link lists) from plain-text "
         "articles before indexing; HTML is always cleaned by trafilatura.",
     )
+    users: Path | None = Field(
+        None,
+        description="TOML file of UI accounts with roles and argon2 password hashes "
+        "(ASSISTANT_USERS); see assistant/users.py.",
+    )
+    follow_symlinks: bool = Field(
+        False,
+        description="When adding a folder, also read symlinks that resolve outside it "
+        "(off: they are skipped and reported, so a link cannot index any file on the machine).",
+    )
     chunking: ChunkingSettings = ChunkingSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     llm: LLMSettings = LLMSettings()
     web: WebSettings = WebSettings()
     store: StoreSettings = StoreSettings()
+    limits: LimitSettings = LimitSettings()
 
 
 def resolve_settings(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import logging
 import os
 import re
 import sys
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
     from assistant.retrieval import Filters
     from assistant.settings import Settings
     from assistant.types import Answer, Citation, IngestReport, Passage
+    from assistant.users import Users
+
+log = logging.getLogger("assistant.ui")
 
 # Chats that may run at once. Retrieval runs in parallel; the local LLM serialises itself with a
 # lock, so a waiting chat costs only an idle thread while it shows its sources.
@@ -279,14 +283,19 @@ def stats_html(assistant: Assistant) -> str:
 
 def report_html(report: IngestReport) -> str:
     """What an upload or removal did, file by file, with the reason for each file skipped."""
+    from assistant.articles import safe_name
+
+    def name(x: str) -> str:  # control characters (bidi overrides) shown, then HTML-escaped
+        return esc(safe_name(x))
+
     sections: list[tuple[str, list[str]]] = [
-        ("Added", [esc(x) for x in report.added]),
-        ("Updated", [esc(x) for x in report.updated]),
-        ("Removed", [esc(x) for x in report.removed]),
-        ("Skipped, unchanged", [esc(x) for x in report.unchanged]),
-        ("Skipped, duplicates", [f"{esc(r.name)}: {esc(r.reason)}" for r in report.duplicates]),
-        ("Rejected", [f"{esc(r.name)}: {esc(r.reason)}" for r in report.rejected]),
-        ("Warnings", [f"{esc(r.name)}: {esc(r.reason)}" for r in report.warnings]),
+        ("Added", [name(x) for x in report.added]),
+        ("Updated", [name(x) for x in report.updated]),
+        ("Removed", [name(x) for x in report.removed]),
+        ("Skipped, unchanged", [name(x) for x in report.unchanged]),
+        ("Skipped, duplicates", [f"{name(r.name)}: {name(r.reason)}" for r in report.duplicates]),
+        ("Rejected", [f"{name(r.name)}: {name(r.reason)}" for r in report.rejected]),
+        ("Warnings", [f"{name(r.name)}: {name(r.reason)}" for r in report.warnings]),
     ]
     parts = [
         f"<p><b>{title}</b></p><ul>{''.join(f'<li>{x}</li>' for x in items)}</ul>"
@@ -313,12 +322,19 @@ def _user_error(exc: BaseException | str) -> Exception:
     return gr.Error(esc(str(exc)), print_exception=False)
 
 
-def build_app(assistant: Assistant) -> gr.Blocks:
-    """The whole UI over one shared `Assistant`, with its queue and concurrency limits set."""
+def build_app(assistant: Assistant, users: Users | None = None) -> gr.Blocks:
+    """The whole UI over one shared `Assistant`, with its queue and concurrency limits set.
+
+    With `users`, only editors may add or remove articles: each handler checks the logged-in
+    user's role (an API call skips the page), and viewers are not shown the Articles tab.
+    """
+    # Module-wide, so Gradio can resolve the handlers' `gr.Request` annotations (strings here).
+    global gr
     import gradio as gr
 
     from assistant.articles import LoadResult, load_file
     from assistant.errors import AssistantError
+    from assistant.ratelimit import UserLimiter
 
     settings = assistant.settings
 
@@ -354,6 +370,14 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             gr.update(choices=index_sources()),
         )
 
+    limiter = UserLimiter(settings.limits)
+
+    def user_key(request: gr.Request | None) -> str:
+        """Whom the question caps count against: the account, else the browser session."""
+        return str(
+            getattr(request, "username", None) or getattr(request, "session_hash", None) or "-"
+        )
+
     def chat(
         message: str,
         history: list[dict[str, Any]],
@@ -362,8 +386,13 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         date_to: str,
         sources: list[str],
         as_of: str = "",
+        request: gr.Request | None = None,
     ) -> Iterator[list[dict[str, Any]]]:
-        """Answer with cited sources: the passages being read first, then the streamed text."""
+        """Answer with cited sources: the passages being read first, then the streamed text.
+
+        Each user (account, or browser session without a login) has at most
+        `limits.questions_at_once` questions in progress and `limits.questions_per_minute`.
+        """
         question = (message or "").strip()
         if not question:
             gr.Warning("Type a question first.")
@@ -378,8 +407,10 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         reading = reading_message((), done=False)
         text = ""
         try:
+            slot = limiter.slot(user_key(request))
             events = assistant.stream(question, history_pairs(history), int(k), filters)
-            with closing(events):  # a stopped chat releases the LLM at once
+            # A stopped or abandoned chat releases the LLM and the user's slot at once.
+            with slot, closing(events):
                 for event in events:
                     if event.kind == "sources":
                         passages = event.passages
@@ -401,13 +432,39 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         except AssistantError as exc:
             raise _user_error(exc) from None
 
+    def role(request: gr.Request | None) -> str:
+        """The caller's role: everyone edits when there is no users list (local use)."""
+        if users is None:
+            return "editor"
+        return users.role(getattr(request, "username", None)) or "none"
+
+    def require_editor(request: gr.Request | None, action: str) -> None:
+        """Refuse (and log) an index change by anyone but an editor."""
+        if role(request) == "editor":
+            return
+        name = getattr(request, "username", None)
+        log.warning("refused %s: user %r has role %s, not editor", action, name, role(request))
+        raise _user_error(
+            f"Your account ({name}, {role(request)}) may not change the index; ask an editor."
+        )
+
+    def articles_tab(request: gr.Request) -> Any:
+        return gr.update(visible=role(request) == "editor")
+
     def add_files(
         files: list[str] | None,
+        request: gr.Request,
         progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008 (Gradio's idiom)
     ) -> tuple[Any, ...]:
         """Index uploaded files, keyed by their original names so a re-upload is "unchanged"."""
+        require_editor(request, "add_files")
         if not files:
             raise _user_error("Choose one or more article files first.")
+        if len(files) > settings.limits.upload_files:
+            raise _user_error(
+                f"{len(files)} files chosen; at most {settings.limits.upload_files} per upload "
+                "(limits.upload_files). Add them in smaller batches."
+            )
         result = LoadResult()
         for path in progress.tqdm(files, desc="Reading files"):
             name = os.path.basename(path)  # Gradio keeps the original name in a random folder
@@ -421,9 +478,11 @@ def build_app(assistant: Assistant) -> gr.Blocks:
 
     def add_urls(
         text: str | None,
+        request: gr.Request,
         progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008 (Gradio's idiom)
     ) -> tuple[Any, ...]:
         """Fetch web pages and feeds (one URL a line) and index them; failures say why."""
+        require_editor(request, "add_urls")
         urls = [u.strip() for u in (text or "").splitlines() if u.strip()]
         if not urls:
             raise _user_error("Paste one or more web page or feed URLs first.")
@@ -433,8 +492,9 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             raise _user_error(exc) from None
         return (report_html(report), "", *refresh())
 
-    def remove_article(article_id: str | None) -> tuple[Any, ...]:
+    def remove_article(article_id: str | None, request: gr.Request) -> tuple[Any, ...]:
         """Remove one article from the index; the chat stops citing it at once."""
+        require_editor(request, "remove_article")
         if not article_id:
             raise _user_error("Choose an article to remove first.")
         try:
@@ -514,7 +574,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                     fill_height=False,
                 )
                 controls.render()
-            with gr.Tab("Articles", id="articles"):
+            with gr.Tab("Articles", id="articles", visible=users is None) as articles:
                 stats = gr.HTML(stats_html(assistant), elem_classes=["stats"])
                 with gr.Row():
                     with gr.Column(scale=3):
@@ -574,6 +634,8 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         )
         refresh_btn.click(refresh, None, listing, api_name="refresh")
         demo.load(refresh, None, listing, api_visibility="undocumented")
+        if users is not None:
+            demo.load(articles_tab, None, articles, api_visibility="private")
 
     demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=QUEUE_SIZE)
     return demo
@@ -591,6 +653,21 @@ def parse_auth(auth: str | tuple[str, str] | None) -> tuple[str, str] | None:
     return user, password
 
 
+def login_users(auth: str | tuple[str, str] | None, users_file: Path | None) -> Users | None:
+    """The accounts to accept: the users file (roles), or `--auth` as one editor, or none."""
+    from assistant.errors import AssistantError
+    from assistant.users import Users
+
+    credentials = parse_auth(auth)
+    if credentials and users_file:
+        raise AssistantError("use either --auth or --users (ASSISTANT_USERS), not both")
+    if users_file:
+        return Users.from_file(users_file)
+    if credentials:
+        return Users.single_editor(*credentials)
+    return None
+
+
 def launch(
     settings: Settings | dict[str, Any] | None,
     host: str = "127.0.0.1",
@@ -601,23 +678,23 @@ def launch(
     from assistant.core import Assistant
     from assistant.errors import AssistantError
 
-    credentials = parse_auth(auth)
-    if host not in ("127.0.0.1", "localhost", "::1") and credentials is None:
+    assistant = Assistant(settings)
+    users = login_users(auth, assistant.settings.users)
+    if host not in ("127.0.0.1", "localhost", "::1") and users is None:
         print(
             f"warning: serving on {host} without a login; anyone who can reach it can read "
-            "and change the index (use --auth user:password)",
+            "and change the index (use --users users.toml or --auth user:password)",
             file=sys.stderr,
         )
-    assistant = Assistant(settings)
     # Load the embedding model now, not during the first question; with no index yet, the
     # Articles tab can create one.
     with suppress(AssistantError):
         assistant.retrieve("warm up", k=1)
-    demo = build_app(assistant)
+    demo = build_app(assistant, users)
     demo.launch(
         server_name=host,
         server_port=port,
-        auth=credentials,
+        auth=users.check if users else None,
         max_file_size=assistant.settings.max_article_bytes,
         css=CSS,
         footer_links=["api"],
@@ -642,9 +719,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--auth",
         default=os.environ.get("ASSISTANT_AUTH"),
-        help="user:password to require a login (default: $ASSISTANT_AUTH)",
+        help="user:password to require a login, as one editor (default: $ASSISTANT_AUTH)",
+    )
+    parser.add_argument(
+        "--users",
+        type=Path,
+        help="TOML users file with roles (viewer, editor) and argon2 password hashes "
+        "(default: $ASSISTANT_USERS)",
     )
     args = parser.parse_args(argv)
+    # Refused index changes are logged as warnings (assistant.ui), with the user's name.
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
     from assistant.errors import AssistantError
     from assistant.settings import resolve_settings
@@ -652,6 +739,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     overrides: dict[str, Any] = {}
     if args.index:
         overrides["index_dir"] = args.index
+    if args.users:
+        overrides["users"] = args.users
     llm = {
         key: value
         for key, value in (

@@ -5,11 +5,19 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import socket
 from pathlib import Path
 
 import pytest
 
-from assistant.articles import LoadResult, article_id, decode, load_bytes, load_paths
+from assistant.articles import (
+    LoadResult,
+    article_id,
+    decode,
+    load_bytes,
+    load_paths,
+    safe_name,
+)
 
 SAMPLE = {  # file (and line) -> (title start, date, source)
     "bakhmut-zelensky-frontline-visit.txt": ("Zelensky Visits Troops", None, None),
@@ -273,6 +281,8 @@ def messy(tmp_path: Path) -> Path:
     os.symlink(root, root / "nested" / "loop")  # a symlink loop back to the top
     os.symlink(root / "missing.txt", root / "dangling.txt")
     os.mkfifo(root / "pipe.txt")  # reading it would block forever
+    with socket.socket(socket.AF_UNIX) as sock:  # a socket file stays after the bind
+        sock.bind(str(root / "sock.txt"))
     return root
 
 
@@ -307,7 +317,8 @@ def test_bad_inputs_are_each_reported_and_good_ones_loaded(messy):
         "huge.txt": bad["huge.txt"],
         "mixed.jsonl:2": bad["mixed.jsonl:2"],
         "dangling.txt": bad["dangling.txt"],
-        "pipe.txt": "not a regular file",
+        "pipe.txt": "not a regular file (a named pipe): skipped",
+        "sock.txt": "not a regular file (a socket): skipped",
     }
     assert bad["broken.json"].startswith("malformed JSON at line 1")
     assert "no article text" in bad["nothing.html"]
@@ -366,3 +377,47 @@ def test_a_new_format_is_one_entry_in_the_loader_table(tmp_path, monkeypatch):
     ]
     (rejected,) = result.rejected
     assert rejected.name.endswith("slides.ppt") and ".pdf" in rejected.reason
+
+
+@pytest.fixture
+def linked(tmp_path: Path) -> Path:
+    """A folder with symlinks inside it, to outside files and folders, and to a device."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("Secret notes\n\nThe vault code is 4711.")
+    root = tmp_path / "articles"
+    (root / "sub").mkdir(parents=True)
+    (root / "sub" / "real.txt").write_text("Real article\n\nThe ferry resumed service.")
+    os.symlink(outside / "secret.txt", root / "secret.txt")
+    os.symlink(outside, root / "elsewhere")
+    os.symlink(root / "sub" / "real.txt", root / "inside.txt")  # stays in the folder
+    os.symlink("/dev/zero", root / "zero.txt")
+    return root
+
+
+def test_symlinks_out_of_the_folder_are_skipped_and_reported(linked: Path) -> None:
+    result = load_paths([linked])
+    assert sorted(a.origin for a in result.articles) == [
+        str(linked / "inside.txt"),
+        str(linked / "sub" / "real.txt"),
+    ]
+    bad = reasons(result)
+    assert set(bad) == {"secret.txt", "elsewhere", "zero.txt"}
+    outside = linked.parent / "outside"
+    assert bad["secret.txt"].startswith(f"symlink to {outside / 'secret.txt'}, outside the folder")
+    assert bad["elsewhere"].startswith(f"symlink to {outside}, outside the folder: skipped")
+    assert "--follow-symlinks" in bad["zero.txt"]
+    assert all("Secret" not in a.title for a in result.articles)
+
+
+def test_follow_symlinks_reads_outside_files_but_never_a_device(linked: Path) -> None:
+    result = load_paths([linked], follow_symlinks=True)
+    titles = sorted(a.title for a in result.articles)
+    assert titles == ["Real article", "Real article", "Secret notes", "Secret notes"]
+    assert reasons(result) == {"zero.txt": "not a regular file (a character device): skipped"}
+
+
+def test_safe_name_shows_control_and_format_characters() -> None:
+    assert safe_name("plain ü name.txt") == "plain ü name.txt"
+    assert safe_name("a\nb\x1b[31mc.txt") == "a\\x0ab\\x1b[31mc.txt"
+    assert safe_name("invoice\u202etxt.exe") == "invoice\\u202etxt.exe"

@@ -144,3 +144,56 @@ def test_answer_sources_and_untrusted_html_in_the_browser(
         assert not errors, errors
     finally:
         demo.close()
+
+
+def test_a_viewer_sees_no_upload_or_remove_controls(
+    browser: Any, index_copy: Path, tmp_path: Path
+) -> None:
+    """Logged in through the login page: the editor gets the Articles tab, the viewer chats
+    but has no Articles tab, no upload and no remove control."""
+    from playwright.sync_api import expect
+
+    from assistant.users import Users, hash_password
+
+    users_file = tmp_path / "users.toml"
+    users_file.write_text(
+        f'[users.vera]\nrole = "viewer"\npassword_hash = "{hash_password("v pw")}"\n'
+        f'[users.ed]\nrole = "editor"\npassword_hash = "{hash_password("e pw")}"\n'
+    )
+    users = Users.from_file(users_file)
+    assistant = Assistant(index_dir=index_copy, llm={"backend": "passages"})
+    demo = ui.build_app(assistant, users)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo.launch(
+        server_name="127.0.0.1",
+        server_port=port,
+        prevent_thread_lock=True,
+        quiet=True,
+        auth=users.check,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        for name, password, editor in (("ed", "e pw", True), ("vera", "v pw", False)):
+            context = browser.new_context(viewport={"width": 1280, "height": 1000})
+            page = context.new_page()
+            page.goto(url)
+            page.get_by_label("username").fill(name)
+            page.get_by_label("password").fill(password)
+            page.get_by_role("button", name="Login").click()
+            sources = ask_in_page(page, DRONES_Q, 0)  # both roles chat
+            expect(sources.get_by_text(DRONES_TITLE).first).to_be_visible()
+            articles_tab = page.get_by_role("tab", name="Articles")
+            if editor:
+                articles_tab.click()
+                expect(page.get_by_role("button", name="Add to index")).to_be_visible()
+                expect(page.get_by_role("button", name="Remove")).to_be_visible()
+            else:
+                expect(articles_tab).to_have_count(0)
+                expect(page.get_by_role("button", name="Add to index")).not_to_be_visible()
+                expect(page.get_by_role("button", name="Remove")).not_to_be_visible()
+                page.screenshot(path=str(ARTIFACTS / "ui-viewer.png"))
+            context.close()
+    finally:
+        demo.close()

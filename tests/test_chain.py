@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from assistant import CANNOT_ANSWER, Assistant, Filters
+from assistant import CANNOT_ANSWER, Assistant, Filters, LimitError
+from assistant.chain import merge_by_rank
+from assistant.prompts import as_data
 
 
 class RecordingChatModel(FakeListChatModel):
@@ -49,7 +52,7 @@ def test_prompt_numbers_the_retrieved_passages(index_copy):
     prompt = model.seen[-1][-1].content
     for number, passage in enumerate(answer.passages, start=1):
         assert f"[{number}] {passage.title}" in prompt
-        assert passage.chunk.text.strip() in prompt
+        assert as_data(passage.chunk.text) in prompt
     assert "Valid source numbers: [1], [2], [3], [4]" in prompt
     assert "Zaporizhzhia" in answer.citations[0].title
 
@@ -117,3 +120,69 @@ def test_passages_backend_answers_with_cited_sentences(passages_assistant):
     assert answer.citations
     for citation in answer.citations:
         assert f"[{citation.number}]" in answer.text
+
+
+def test_rewrite_reads_the_previous_answer_without_its_markers(index_copy):
+    assistant, model = _assistant(
+        index_copy,
+        "Who is Yaroslav Yanushevych?",
+        "He is the governor of the Kherson region [1].",
+    )
+    history = [("Who gave the Kherson casualty figures?", "Yaroslav Yanushevych did [1].")]
+    assistant.ask("Who is he?", history=history)
+    condense_prompt = model.seen[0][-1].content
+    assert "Assistant: Yaroslav Yanushevych did." in condense_prompt
+
+
+def test_a_weak_rewrite_does_not_turn_a_follow_up_into_a_refusal(index_copy):
+    """The rewrite misses the point entirely; the follow-up as asked still finds the article."""
+    first_assistant, _ = _assistant(index_copy, "Shelling killed at least 10 people [1].")
+    first = first_assistant.ask("What happened in central Kherson on December 24, 2022?")
+    weak = "Recipe for sourdough bread with rye flour"
+    assistant, model = _assistant(index_copy, weak, "Dozens of people were wounded.")
+    gate = assistant.settings.retrieval.min_similarity
+    assert max(p.score for p in assistant.retrieve(weak)) < gate  # alone, it would abstain
+    follow = assistant.ask("How many people were wounded there?", history=[first])
+    assert len(model.seen) == 2  # rewrite, then an answer: the abstention gate let it through
+    assert not follow.abstained
+    assert any("Kherson" in p.title for p in follow.passages)
+
+
+def test_the_previous_answers_sources_are_offered_again(index_copy):
+    first_assistant, _ = _assistant(index_copy, "Shelling killed at least 10 people [1].")
+    first = first_assistant.ask("What happened in central Kherson on December 24, 2022?")
+    cited = first.passages[first.citations[0].number - 1]
+    # a rewrite that points elsewhere, and a follow-up whose own words find other passages
+    rewrite = "What is the price cap on Russian seaborne oil?"
+    question = "Please tell me more about the wider background."
+    assistant, _ = _assistant(index_copy, rewrite, "x")
+    for query in (rewrite, question):
+        assert cited.chunk.id not in [p.chunk.id for p in assistant.retrieve(query)]
+    follow = assistant.ask(question, history=[first])
+    assert cited.chunk.id in [p.chunk.id for p in follow.passages]
+    assert len(follow.passages) == len(first.passages)
+
+
+def test_merge_by_rank_interleaves_and_drops_repeats(passages_assistant):
+    a = passages_assistant.retrieve("Kherson shelling", k=3)
+    b = passages_assistant.retrieve("Patriot battery Washington", k=3)
+    merged = merge_by_rank([a, b + a[:1]], 4)
+    assert [p.chunk.id for p in merged] == [a[0].chunk.id, b[0].chunk.id, a[1].chunk.id,
+                                           b[1].chunk.id]  # fmt: skip
+    assert merge_by_rank([a, a], 10) == a
+
+
+def test_limits_refuse_before_retrieval_or_the_model(index_copy):
+    """An over-long question or history is refused with the cap named; the model sees none."""
+    limits = {"question_chars": 200, "history_turns": 2, "history_chars": 500}
+    assistant, model = _assistant(index_copy, "Istanbul [1].", limits=limits)
+    with pytest.raises(LimitError, match=r"250 characters; the limit is 200 \(limits\.question"):
+        assistant.ask("Where did Grossi meet the head of Rosatom? " + "x" * 207)
+    turns = [("Where is Kyiv?", "In Ukraine [1].")] * 3
+    with pytest.raises(LimitError, match=r"3 earlier exchanges; the limit is 2.*Clear the chat"):
+        assistant.ask("Where did Grossi meet the head of Rosatom?", history=turns)
+    with pytest.raises(LimitError, match=r"1,010 characters; the limit is 500"):
+        assistant.ask("Where is Grossi?", history=[("q" * 10, "a" * 1000)])
+    assert model.seen == []
+    answer = assistant.ask("Where did Grossi meet the head of Rosatom?", history=turns[:2])
+    assert model.seen and answer.citations  # within the caps the same assistant answers

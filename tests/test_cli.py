@@ -69,3 +69,44 @@ def test_missing_index_is_a_clear_error(tmp_path):
     assert result.exit_code == 1
     assert "no index at" in result.output and "assistant index build" in result.output
     assert "Traceback" not in result.output
+
+
+def test_chat_keeps_the_conversation_and_obeys_its_commands(index_copy):
+    """The REPL over stdin: an answer, a follow-up, /sources, an unknown command, /reset."""
+    lines = [
+        "How many people were killed by shelling in central Kherson?",
+        "How many were wounded there?",
+        "/sources",
+        "/help",
+        "/reset",
+        "/sources",
+        "/quit",
+        "Never asked: the REPL has quit",
+    ]
+    result = CliRunner().invoke(
+        main,
+        ["--index", str(index_copy), "chat", "--backend", "passages"],
+        input="\n".join(lines) + "\n",
+    )
+    assert result.exit_code == 0, result.output
+    out = result.output
+    replies = out.split("> ")
+    assert "Commands: /sources" in replies[0]
+    assert "10" in replies[1] and "[1] Shelling of Central Kherson" in replies[1]
+    # the follow-up is read with the first question: it finds the same article's lede
+    assert "55" in replies[2] and "Shelling of Central Kherson" in replies[2]
+    assert "Sources (articles dated 2022-12-25):" in replies[3] and "chars " in replies[3]
+    assert "Unknown command /help" in replies[4]
+    assert "New conversation" in replies[5]
+    assert "cites no sources" in replies[6]
+    assert "Never asked" not in out
+
+
+def test_chat_applies_the_filters_and_ends_at_end_of_input(index_copy):
+    result = CliRunner().invoke(
+        main,
+        ["--index", str(index_copy), "chat", "--backend", "passages", "--source", "Nobody"],
+        input="What happened in Kyiv?\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "do not contain the answer" in result.output

@@ -355,6 +355,33 @@ def test_cli_index_commands(tmp_path):
     assert cli("--index", str(index), "index", "verify").exit_code == 0
 
 
+def test_cli_skips_symlinks_out_of_the_folder_and_escapes_names(tmp_path):
+    """A link to a file elsewhere is not indexed (unless --follow-symlinks); a file name
+    holding a newline or a terminal escape cannot forge report lines."""
+    index = tmp_path / "index"
+    secret = write_articles(tmp_path / "private", {"passwd.txt": "Accounts\n\nroot:x:0:0"})
+    corpus = write_articles(
+        tmp_path / "corpus",
+        {"dam.txt": "Dam repairs\n\nEngineers finished repairs on the Dnipro dam spillway."},
+    )
+    os.symlink(secret / "passwd.txt", corpus / "passwd.txt")
+    (corpus / "bad\n  added     forged\x1b[2K.txt").write_text("")
+    result = cli("--index", str(index), "index", "build", str(corpus))
+    assert result.exit_code == 0, result.output
+    assert "1 added" in result.stdout and "2 rejected" in result.stderr + result.stdout
+    assert f"rejected  {corpus / 'passwd.txt'}: symlink to {secret / 'passwd.txt'}, " in (
+        result.stderr
+    )
+    assert "rejected  " + str(corpus / "bad\\x0a  added     forged\\x1b[2K.txt") in result.stderr
+    assert "\x1b" not in result.output and "forged" not in result.stdout
+    listed = cli("--index", str(index), "index", "list").stdout
+    assert "Accounts" not in listed
+
+    result = cli("--index", str(index), "index", "add", "--follow-symlinks", str(corpus))
+    assert "1 added" in result.stdout
+    assert "Accounts" in cli("--index", str(index), "index", "list").stdout
+
+
 def test_cli_reports_a_locked_index(index_copy, monkeypatch):
     from assistant import ingest
     from assistant.stores.faiss import write_lock

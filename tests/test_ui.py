@@ -355,6 +355,42 @@ def test_starts_without_an_index_and_an_upload_creates_it(tmp_path: Path) -> Non
         assert "4.2 million" in answer and BRIDGE_TITLE in sources
 
 
+def test_limits_give_clear_messages_through_the_api(index_copy: Path, tmp_path: Path) -> None:
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    limits = {"question_chars": 300, "upload_files": 2}
+    assistant = Assistant(index_dir=index_copy, llm={"backend": "passages"}, limits=limits)
+    files = []
+    for n in range(3):
+        path = tmp_path / f"note-{n}.txt"
+        path.write_text(f"Note {n}\n\nThe ferry number {n} sailed on time.", encoding="utf-8")
+        files.append(handle_file(str(path)))
+    with running(assistant) as url:
+        c = client(url)
+        with pytest.raises(AppError, match=r"the question is 1,000 characters; the limit is 300"):
+            ask(c, "x" * 1000)
+        with pytest.raises(AppError, match=r"3 files chosen; at most 2 per upload"):
+            c.predict(files, api_name="/add_files")
+        assert assistant.stats()["articles"] == 12  # nothing of the refused upload was added
+        answer, _ = answer_and_sources(ask(c, DRONES_Q)[-1])
+        assert "30" in answer
+
+
+def test_one_user_is_capped_at_questions_per_minute(index_copy: Path) -> None:
+    from gradio_client.exceptions import AppError
+
+    limits = {"questions_per_minute": 2}
+    assistant = Assistant(index_dir=index_copy, llm={"backend": "passages"}, limits=limits)
+    with running(assistant) as url:
+        first, second = client(url), client(url)  # two browser sessions: two users
+        for _ in range(2):
+            assert "30" in answer_and_sources(ask(first, DRONES_Q)[-1])[0]
+        with pytest.raises(AppError, match=r"at most 2 questions a minute per user"):
+            ask(first, DRONES_Q)
+        assert "30" in answer_and_sources(ask(second, DRONES_Q)[-1])[0]
+
+
 def test_six_users_at_once(passages_assistant: Assistant) -> None:
     questions = [
         DRONES_Q,
