@@ -15,7 +15,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
-from assistant.chain import History, build_chain, history_pairs
+from assistant.chain import History, build_chain, history_turns
 from assistant.citations import finalize
 from assistant.embeddings import Embedder
 from assistant.errors import IndexNotFoundError, LimitError, LLMError
@@ -227,13 +227,13 @@ def check_limits(question: str, history: History | None, limits: LimitSettings) 
             f"the question is {len(question):,} characters; the limit is "
             f"{limits.question_chars:,} (limits.question_chars). Ask a shorter question."
         )
-    pairs = history_pairs(history)
-    if len(pairs) > limits.history_turns:
+    turns = history_turns(history)
+    if len(turns) > limits.history_turns:
         raise LimitError(
-            f"the conversation has {len(pairs)} earlier exchanges; the limit is "
+            f"the conversation has {len(turns)} earlier exchanges; the limit is "
             f"{limits.history_turns} (limits.history_turns). Clear the chat to start a new one."
         )
-    chars = sum(len(q) + len(a) for q, a in pairs)
+    chars = sum(len(t.question) + len(t.answer) for t in turns)
     if chars > limits.history_chars:
         raise LimitError(
             f"the conversation holds {chars:,} characters; the limit is "

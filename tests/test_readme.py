@@ -57,6 +57,15 @@ def test_kherson_conversation_from_python(bot):
     assert "55" in follow.text and _cites(follow, "Kherson"), follow.text
 
 
+def test_as_of_question_names_the_visitor_and_the_dates_drawn_on(bot):
+    """README: asked as of 2022-12-22, "this week" finds Zelensky's Washington visit."""
+    question = "Which leader visited Washington this week?"
+    assert question in README
+    visit = bot.ask(question, filters=Filters(as_of="2022-12-22"))
+    assert "Zelensky" in visit.text and _cites(visit, "Zelensky"), visit.text
+    assert visit.dates == ("2022-12-22",)
+
+
 def test_streamed_drone_question_yields_sources_tokens_then_the_answer(bot):
     """README: `bot.stream(...)` yields "sources, tokens, answer" (it states no answer)."""
     events = list(bot.stream("How many drones were shot down?"))
