@@ -104,14 +104,17 @@ def _print_report(report: IngestReport) -> None:
     )
 
 
-@index.command("build")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option(
+FOLLOW_SYMLINKS = click.option(
     "--follow-symlinks",
     is_flag=True,
     default=None,
     help="Also read symlinks that point outside the folder (default: skip and report them).",
 )
+
+
+@index.command("build")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@FOLLOW_SYMLINKS
 @click.pass_context
 def index_build(ctx: click.Context, paths: tuple[Path, ...], follow_symlinks: bool | None) -> None:
     """Build the index from scratch from article files or folders."""
@@ -124,12 +127,7 @@ def index_build(ctx: click.Context, paths: tuple[Path, ...], follow_symlinks: bo
 
 @index.command("add")
 @click.argument("sources", nargs=-1, required=True)
-@click.option(
-    "--follow-symlinks",
-    is_flag=True,
-    default=None,
-    help="Also read symlinks that point outside the folder (default: skip and report them).",
-)
+@FOLLOW_SYMLINKS
 @click.pass_context
 def index_add(ctx: click.Context, sources: tuple[str, ...], follow_symlinks: bool | None) -> None:
     """Add new or changed articles from files, folders, web pages or RSS/Atom feeds (URLs).
