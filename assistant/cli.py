@@ -315,8 +315,8 @@ def _print_sources(result: Answer, brief: bool = False) -> None:
     """The cited sources: title and date, then (unless `brief`) url, span, score and text."""
     if result.citations and not brief:
         dates = result.dates
-        span = f" (articles dated {' to '.join(dict.fromkeys((dates[0], dates[-1])))})"
-        click.echo(f"Sources{span if dates else ''}:")
+        span = " to ".join(dict.fromkeys((dates[0], dates[-1]))) if dates else ""
+        click.echo(f"Sources{f' (articles dated {span})' if span else ''}:")
     for c in result.citations:
         meta = ", ".join(x for x in (c.date, c.source) if x)
         click.echo(f"[{c.number}] {safe_name(c.title)}" + (f" ({safe_name(meta)})" if meta else ""))

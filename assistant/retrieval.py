@@ -42,8 +42,11 @@ def retrieve(
     k = k or settings.k
     filters = filters or Filters()
     found = gather(data, embedder, question, max(settings.fetch_k, k), filters)
-    as_of = parse_day(filters.as_of) or default_as_of(data.newest_date())
-    return rank(data, found, settings, k, timeframe(question, as_of), budget)
+    as_of = parse_day(filters.as_of)
+    when = timeframe(question, as_of or default_as_of(data.newest_date()))
+    if as_of is None and when.start is None:
+        when = None  # no day given and no "this week": an archive question, no recency bias
+    return rank(data, found, settings, k, when, budget)
 
 
 @dataclass

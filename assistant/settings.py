@@ -88,10 +88,11 @@ class RetrievalSettings(_Group):
         "with one already picked: the same wire story on several sites. 1 = keep all.",
     )
     lede_weight: float = Field(
-        0.3,
+        0.0,
         ge=0,
         description="Share of an article's best score given to its opening chunk (news is "
-        "written lede-first; 0 = off).",
+        "written lede-first). Off: not chosen by cross-validation, and with it the bundled "
+        "model answered a sample question from the wrong passage (README).",
     )
     recency_weight: float = Field(
         0.5,
