@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from assistant.articles import safe_name
 from assistant.backends import BACKENDS
 from assistant.errors import AssistantError
 from assistant.settings import Settings
-from assistant.types import Answer, IngestReport
+from assistant.types import Answer, Filters, IngestReport
 
 BACKEND_CHOICE = click.Choice(list(BACKENDS))
 
@@ -241,24 +242,41 @@ def index_migrate(ctx: click.Context, target: str) -> None:
     )
 
 
+def question_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options `ask` and `chat` share: passages, the LLM backend, and the filters."""
+    options = [
+        click.option("-k", type=int, help="Passages to retrieve."),
+        click.option(
+            "--backend", type=BACKEND_CHOICE, help="LLM backend (default: the bundled local model)."
+        ),
+        click.option("--model", help="Model name (openai/ollama) or GGUF path (llamacpp)."),
+        click.option("--base-url", help="Server URL for openai/ollama."),
+        click.option("--date-from", help="Only articles dated on or after YYYY-MM-DD."),
+        click.option("--date-to", help="Only articles dated on or before YYYY-MM-DD."),
+        click.option("--source", "sources", multiple=True, help="Only articles from this source."),
+        click.option(
+            "--as-of",
+            help="Ask as of YYYY-MM-DD: later articles are left out and 'this week' counts from "
+            "it (default: today, or the newest article's date).",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _filters(
+    date_from: str | None, date_to: str | None, sources: tuple[str, ...], as_of: str | None
+) -> Filters:
+    try:
+        return Filters(date_from, date_to, tuple(sources), as_of)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @main.command()
 @click.argument("question")
-@click.option("-k", type=int, help="Passages to retrieve.")
-@click.option(
-    "--backend",
-    type=BACKEND_CHOICE,
-    help="LLM backend (default: the bundled local model).",
-)
-@click.option("--model", help="Model name (openai/ollama) or GGUF path (llamacpp).")
-@click.option("--base-url", help="Server URL for openai/ollama.")
-@click.option("--date-from", help="Only articles dated on or after YYYY-MM-DD.")
-@click.option("--date-to", help="Only articles dated on or before YYYY-MM-DD.")
-@click.option("--source", "sources", multiple=True, help="Only articles from this source.")
-@click.option(
-    "--as-of",
-    help="Ask as of YYYY-MM-DD: later articles are left out and 'this week' counts from it "
-    "(default: today, or the newest article's date).",
-)
+@question_options
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
 @click.pass_context
 def ask(
@@ -278,13 +296,9 @@ def ask(
     from dataclasses import asdict
 
     from assistant.core import Assistant
-    from assistant.retrieval import Filters
 
     settings = _settings(ctx, llm__backend=backend, llm__model=model, llm__base_url=base_url)
-    try:
-        filters = Filters(date_from, date_to, tuple(sources), as_of)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
+    filters = _filters(date_from, date_to, sources, as_of)
     assistant = Assistant(settings)
     result, streamed = None, ""
     for event in assistant.stream(question, k=k, filters=filters):
@@ -332,16 +346,7 @@ CHAT_HELP = "Commands: /sources (the last answer's sources), /reset (new convers
 
 
 @main.command()
-@click.option("-k", type=int, help="Passages to retrieve.")
-@click.option(
-    "--backend", type=BACKEND_CHOICE, help="LLM backend (default: the bundled local model)."
-)
-@click.option("--model", help="Model name (openai/ollama) or GGUF path (llamacpp).")
-@click.option("--base-url", help="Server URL for openai/ollama.")
-@click.option("--date-from", help="Only articles dated on or after YYYY-MM-DD.")
-@click.option("--date-to", help="Only articles dated on or before YYYY-MM-DD.")
-@click.option("--source", "sources", multiple=True, help="Only articles from this source.")
-@click.option("--as-of", help="Ask as of YYYY-MM-DD (see `ask`).")
+@question_options
 @click.pass_context
 def chat(
     ctx: click.Context,
@@ -358,16 +363,12 @@ def chat(
     from contextlib import closing
 
     from assistant.core import Assistant
-    from assistant.retrieval import Filters
 
     if sys.stdin.isatty():
         import readline  # noqa: F401  (line editing and arrow-key recall for input())
 
     settings = _settings(ctx, llm__backend=backend, llm__model=model, llm__base_url=base_url)
-    try:
-        filters = Filters(date_from, date_to, tuple(sources), as_of)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
+    filters = _filters(date_from, date_to, sources, as_of)
     assistant = Assistant(settings)
     assistant.index()  # a missing or broken index fails here, before the first question
     click.echo(f"Ask about the indexed articles. {CHAT_HELP}")
