@@ -86,15 +86,19 @@ def _numbers(text: str) -> set[str]:
     return {n.replace(",", "") for n in _NUMBER.findall(text)}
 
 
+def _cited(sentence: str, passages: list[Passage]) -> list[Passage]:
+    """The sources a sentence cites; every source when it cites none."""
+    numbers = [int(n) for n in _MARKER.findall(sentence)]
+    return [passages[n - 1] for n in numbers] if numbers else list(passages)
+
+
 def _numbers_supported(sentence: str, question: str, passages: list[Passage]) -> bool:
     """Every number the sentence states is in a source it cites (any source, if uncited)."""
     claimed = _numbers(_MARKER.sub("", sentence))
     if not claimed:
         return True
-    cited = [int(n) for n in _MARKER.findall(sentence)] or range(1, len(passages) + 1)
     support = _numbers(question)
-    for number in cited:
-        p = passages[number - 1]
+    for p in _cited(sentence, passages):
         support |= _numbers(f"{p.chunk.text} {p.title} {p.date or ''}".replace("-", " "))
     return claimed <= support
 
@@ -118,10 +122,8 @@ def _names_supported(sentence: str, question: str, passages: list[Passage]) -> b
     claimed = _names(_MARKER.sub("", sentence)) - _names(question)
     if not claimed:
         return True
-    cited = [int(n) for n in _MARKER.findall(sentence)] or range(1, len(passages) + 1)
     support = " ".join(
-        f"{passages[n - 1].chunk.text} {passages[n - 1].title} {passages[n - 1].source or ''}"
-        for n in cited
+        f"{p.chunk.text} {p.title} {p.source or ''}" for p in _cited(sentence, passages)
     ).lower()
     return all(
         re.search(r"\b" + re.escape(name[: max(4, len(name) - 3)]), support) for name in claimed

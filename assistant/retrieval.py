@@ -79,6 +79,8 @@ def rank(
     budget: int | None = None,
 ) -> list[Passage]:
     """Fuse the rankings, then pick passages: per-article cap, no near-duplicates, budget."""
+    import numpy as np
+
     fused: dict[Row, float] = defaultdict(float)
     for position, (row, _) in enumerate(found.dense):
         fused[row] += settings.dense_weight / (settings.rrf_k + position + 1)
@@ -87,8 +89,6 @@ def rank(
     if not fused:
         return []
     rows = list(fused)
-    import numpy as np
-
     fetched, vectors = data.fetch(rows)
     chunks = dict(zip(rows, fetched, strict=True))
     if settings.lede_weight:
