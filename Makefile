@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 run: setup index
 	$(BIN)/python ui.py
 
-# ruff check and ruff format --check first: a style slip fails in seconds, not after the suite.
+# ruff check, ruff format --check and mypy first: a slip fails in a minute, not after the suite.
 test: lint
 	$(BIN)/python -m pytest
 
@@ -36,7 +36,7 @@ index: setup
 	$(BIN)/assistant index verify 2>/dev/null || $(BIN)/assistant index build data/sample/articles
 
 lint: setup
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
 bench: setup
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done

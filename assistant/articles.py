@@ -313,9 +313,8 @@ def _add(
     values = [v if v is None or isinstance(v, str) else str(v) for v in (title, source, url)]
     if any(_SURROGATE.search(v) for v in (text, *values) if v):
         # JSON may escape lone surrogates ("\ud800"); such text cannot be written as UTF-8
-        text, title, source, url = (
-            _SURROGATE.sub("\ufffd", v) if v else v for v in (text, *values)
-        )
+        text = _SURROGATE.sub("\ufffd", text)
+        title, source, url = (_SURROGATE.sub("\ufffd", v) if v else v for v in values)
         result.warnings.append(Rejected(name, "invalid Unicode (lone surrogates) replaced"))
     text = _clean(text)
     if not text:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import SecretStr
+
 from assistant.errors import LLMError
 
 if TYPE_CHECKING:
@@ -62,9 +64,9 @@ def _openai(llm: LLMSettings) -> BaseChatModel:
     return ChatOpenAI(
         model=model,
         base_url=llm.base_url,
-        api_key=llm.api_key or os.environ.get("OPENAI_API_KEY") or "not-needed",
+        api_key=SecretStr(llm.api_key or os.environ.get("OPENAI_API_KEY") or "not-needed"),
         temperature=llm.temperature,
-        max_tokens=llm.max_tokens,
+        max_completion_tokens=llm.max_tokens,  # the field max_tokens, by its alias
         streaming=True,
     )
 

@@ -172,7 +172,7 @@ def build_chain(
             return CANNOT_ANSWER
         if llm is None:
             return extract(x["standalone"], passages)
-        inputs = RunnableLambda(
+        inputs: RunnableLambda[dict[str, Any], dict[str, Any]] = RunnableLambda(
             lambda y: {
                 "sources": format_sources(y["passages"]),
                 "numbers": numbers_list(len(y["passages"])),

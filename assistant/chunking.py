@@ -95,8 +95,7 @@ def chunk_article(article: Article, settings: ChunkingSettings) -> list[Chunk]:
     return chunks
 
 
-def embedding_text(article: Article | dict, chunk: Chunk) -> str:
+def embedding_text(article: Article, chunk: Chunk) -> str:
     """What is embedded for a chunk: the title and date give a passage its context."""
-    meta = article.meta() if isinstance(article, Article) else article
-    head = meta["title"] + (f" ({meta['date']})" if meta.get("date") else "")
+    head = article.title + (f" ({article.date})" if article.date else "")
     return f"{head}\n{chunk.text}"

@@ -89,8 +89,8 @@ def _print_report(report: IngestReport) -> None:
         ("updated", report.updated),
         ("removed", report.removed),
     ):
-        for item in items:
-            click.echo(f"  {title:9} {safe_name(item)}")
+        for name in items:
+            click.echo(f"  {title:9} {safe_name(name)}")
     for item in report.duplicates:
         click.echo(f"  duplicate {safe_name(item.name)}: {safe_name(item.reason)}")
     for item in report.rejected:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import Runnable
 
 from assistant.chain import History, build_chain, history_turns
 from assistant.citations import finalize
@@ -53,7 +54,7 @@ class Assistant:
         self.store = open_store(self.settings)
         self._data: IndexView | None = None
         self._lock = threading.Lock()
-        self._chain = None
+        self._chain: Runnable | None = None
 
     @property
     def index_dir(self) -> Path:
@@ -177,7 +178,7 @@ class Assistant:
         history: History | None = None,
         k: int | None = None,
         filters: Filters | None = None,
-    ) -> Iterator[Event]:
+    ) -> Generator[Event, None, None]:
         """Yield the sources, then answer tokens, then the final `Answer`.
 
         Raises `LimitError` before any retrieval or model call if the question or the

@@ -430,8 +430,10 @@ def evaluate(
             _answer(assistant, item, record, evidence_index, evidence)
         records.append(record)
     scored = [r for r in records if r.answerable and r.has_evidence]
-    retrieval = retrieval_metrics(
-        [r.rank for r in scored], [h for h in HITS_AT if h <= k] or [k], min(k, 10)
+    retrieval: dict[str, float | None] = dict(
+        retrieval_metrics(
+            [r.rank for r in scored], [h for h in HITS_AT if h <= k] or [k], min(k, 10)
+        )
     )
     retrieval["without_evidence"] = sum(1 for r in records if r.answerable and not r.has_evidence)
     retrieval["evidence_not_indexed"] = sum(1 for r in scored if r.evidence_missing)

@@ -154,7 +154,7 @@ def _plan(
             report.duplicates.append(
                 Rejected(article.origin, f"same text as {by_hash[article.hash]!r}, already indexed")
             )
-            if article.id in replaced:  # its indexed version stays as it is
+            if old is not None and article.id in replaced:  # its indexed version stays
                 replaced.discard(article.id)
                 by_hash[old["hash"]] = old["key"]
             continue
@@ -162,7 +162,7 @@ def _plan(
             report.duplicates.append(
                 Rejected(article.origin, f"same text as {in_batch[article.hash]!r}")
             )
-            if article.id in replaced:
+            if old is not None and article.id in replaced:
                 replaced.discard(article.id)
                 by_hash[old["hash"]] = old["key"]
             continue
@@ -232,7 +232,9 @@ def _embed(
     articles: list[Article], settings: Settings, embedder: Embedder, progress: bool
 ) -> tuple[list[dict[str, Any]], list[Chunk], np.ndarray]:
     """Chunk and embed `articles`: their records, chunks and the chunks' vectors."""
-    records, chunks, texts = [], [], []
+    records: list[dict[str, Any]] = []
+    chunks: list[Chunk] = []
+    texts: list[str] = []
     for article in articles:
         pieces = chunk_article(article, settings.chunking)
         records.append(article_record(article, len(pieces)))

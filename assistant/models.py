@@ -10,6 +10,7 @@ import hashlib
 import importlib
 import logging
 import os
+from functools import partial
 from pathlib import Path
 
 from assistant.errors import LLMError
@@ -74,7 +75,7 @@ def local_model_path(progress: bool = True) -> Path:
         ):
             for part in parts:
                 with part.open("rb") as fh:
-                    for block in iter(lambda fh=fh: fh.read(1 << 22), b""):
+                    for block in iter(partial(fh.read, 1 << 22), b""):
                         out.write(block)
                         digest.update(block)
                         bar.update(len(block))

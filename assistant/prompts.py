@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import string
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,7 @@ def as_data(text: str) -> str:
     return " ".join(_MARKER.sub(r"(\1)", text).split())
 
 
-def format_sources(sources: list[dict[str, Any]] | list[Passage]) -> str:
+def format_sources(sources: Sequence[Passage | Mapping[str, Any]]) -> str:
     """Number the passages for the prompt: `[n] title (date)`, then the passage on one line.
 
     Article text (title included) is data: see `as_data`.

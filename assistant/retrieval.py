@@ -44,9 +44,9 @@ def retrieve(
     found = gather(data, embedder, question, max(settings.fetch_k, k), filters)
     as_of = parse_day(filters.as_of)
     when = timeframe(question, as_of or default_as_of(data.newest_date()))
-    if as_of is None and when.start is None:
-        when = None  # no day given and no "this week": an archive question, no recency bias
-    return rank(data, found, settings, k, when, budget)
+    # no day given and no "this week": an archive question, no recency bias
+    dated = as_of is not None or when.start is not None
+    return rank(data, found, settings, k, when if dated else None, budget)
 
 
 @dataclass
@@ -103,8 +103,8 @@ def rank(
     similarity = dict(zip(rows, (vectors @ found.query).tolist(), strict=True))
     order = sorted(fused, key=lambda r: -fused[r])
     if settings.mmr:
-        position = {row: i for i, row in enumerate(rows)}
-        ordered = vectors[[position[r] for r in order]]
+        index_of = {row: i for i, row in enumerate(rows)}
+        ordered = vectors[[index_of[r] for r in order]]
         order = _mmr(order, ordered, found.query, settings.mmr_lambda, len(order))
     picked: list[Row] = []
     shingles: list[set[str]] = []

@@ -185,10 +185,9 @@ class Filters:
     def accepts(self, article: dict[str, Any]) -> bool:
         date = article.get("date")
         until = self.until
-        if (self.date_from or until) and not date:
-            return False
-        if self.date_from and date < self.date_from:
-            return False
-        if until and date > until:
+        if not date:
+            if self.date_from or until:
+                return False
+        elif (self.date_from and date < self.date_from) or (until and date > until):
             return False
         return not self.sources or article.get("source") in self.sources

@@ -17,7 +17,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing, suppress
 from datetime import date
 from pathlib import Path
@@ -121,7 +121,7 @@ def _title_html(title: str, url: str | None) -> str:
     return esc(title)
 
 
-def sources_html(citations: Sequence[Citation], articles: dict[str, dict[str, Any]]) -> str:
+def sources_html(citations: Sequence[Citation], articles: Mapping[str, dict[str, Any]]) -> str:
     """The collapsible Sources block under an answer: one entry per cited passage.
 
     Kept on one line: no blank line can end the HTML early if Markdown ever sees it.
@@ -169,7 +169,7 @@ def reading_message(passages: Sequence[Passage], done: bool, seconds: float = 0.
     return {"role": "assistant", "content": reading_html(passages), "metadata": metadata}
 
 
-def answer_message(answer: Answer, articles: dict[str, dict[str, Any]], filtered: bool) -> dict:
+def answer_message(answer: Answer, articles: Mapping[str, dict[str, Any]], filtered: bool) -> dict:
     """The final reply: the answer text, then its sources; an abstention says so, no sources."""
     if answer.abstained:
         hint = (

@@ -148,18 +148,18 @@ class Fetcher:
         """
         import httpx
 
-        robots = RobotFileParser(f"{origin}/robots.txt")
+        url = f"{origin}/robots.txt"
         try:
-            status, _, _, body = self._request(robots.url, ROBOTS_MAX_BYTES, robots=True)
+            status, _, _, body = self._request(url, ROBOTS_MAX_BYTES, robots=True)
         except (httpx.HTTPError, FetchError):
             status, body = 0, b""
+        robots = RobotFileParser(url)
         if status in (401, 403):
-            robots.disallow_all = True
+            robots.parse(["User-agent: *", "Disallow: /"])
         elif status == 200:
             robots.parse(body.decode("utf-8", errors="replace").splitlines())
         else:
-            robots.allow_all = True
-        robots.modified()
+            robots.parse([])  # no rules: everything allowed
         return robots
 
 

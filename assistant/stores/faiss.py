@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from assistant.errors import (
     AssistantError,
@@ -122,7 +122,9 @@ class IndexData(IndexView):
             return []
         params = None
         if allowed is not None:
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+            # the Python wrapper's __init__ takes fields as keywords (and keeps `sel` alive);
+            # faiss's stubs only know the bare SWIG constructor
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))  # type: ignore[call-arg]
         k = min(k, self.vectors.ntotal)
         scores, rows = self.vectors.search(query.reshape(1, -1), k, params=params)
         return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
@@ -166,8 +168,9 @@ class IndexData(IndexView):
     def fetch(self, rows: list[Row]) -> tuple[list[Chunk], np.ndarray]:
         import numpy as np
 
-        vectors = np.stack([self.vectors.reconstruct(int(r)) for r in rows])
-        return [self.chunks[int(r)] for r in rows], vectors
+        numbers = [cast(int, r) for r in rows]  # this view's rows are FAISS row numbers
+        vectors = np.stack([self.vectors.reconstruct(r) for r in numbers])
+        return [self.chunks[r] for r in numbers], vectors
 
     def stats(self) -> dict[str, Any]:
         dates = sorted(a["date"] for a in self.articles.values() if a.get("date"))

@@ -255,8 +255,9 @@ class PostgresStore(Store):
     def _verify(self, conn: psycopg.Connection, settings: Settings) -> str:
         view = self._view(conn, settings, None)
         hint = self.rebuild_hint()
-        articles, chunks, bad_counts, bad_dims, df, nnz = conn.execute(
-            """SELECT (SELECT count(*) FROM assistant_articles),
+        articles, chunks, bad_counts, bad_dims, df, nnz = _one(
+            conn.execute(
+                """SELECT (SELECT count(*) FROM assistant_articles),
                       (SELECT count(*) FROM assistant_chunks),
                       (SELECT count(*) FROM assistant_articles a
                         WHERE (a.record->>'chunks')::int <> (SELECT count(*)
@@ -266,8 +267,9 @@ class PostgresStore(Store):
                       (SELECT coalesce(sum(length(terms::text)
                                                 - length(replace(terms::text, ':', ''))), 0)
                          FROM assistant_chunks)""",
-            (view.dim,),
-        ).fetchone()
+                (view.dim,),
+            )
+        )
         counts = view.manifest.get("counts", {})
         if counts != {"articles": articles, "chunks": chunks}:
             raise CorruptIndexError(
@@ -289,7 +291,15 @@ class PostgresStore(Store):
 def _has_tables(conn: psycopg.Connection) -> bool:
     """Whether this database holds our schema (asked, not tried: an error would abort a
     writer's transaction)."""
-    return conn.execute("SELECT to_regclass('assistant_meta') IS NOT NULL").fetchone()[0]
+    return bool(_one(conn.execute("SELECT to_regclass('assistant_meta') IS NOT NULL"))[0])
+
+
+def _one(cursor: psycopg.Cursor[Any]) -> Any:
+    """The row of a query that always returns one (psycopg types `fetchone` as optional)."""
+    row = cursor.fetchone()
+    if row is None:
+        raise AssertionError("a one-row query returned no row")
+    return row
 
 
 def _version(conn: psycopg.Connection) -> str | None:
@@ -302,7 +312,7 @@ def _version(conn: psycopg.Connection) -> str | None:
 def _read_manifest(conn: psycopg.Connection, store: PostgresStore) -> tuple[dict[str, Any], str]:
 
     where = store.location
-    rows = {}
+    rows: dict[str, Any] = {}
     if _has_tables(conn):
         rows = dict(
             conn.execute(
@@ -506,7 +516,9 @@ class PostgresView(IndexView):
                 yield from cur
 
         def grouped(conn: psycopg.Connection) -> Iterator[Any]:
-            current, record, chunks, vectors = None, None, [], []
+            current, record = None, None
+            chunks: list[Chunk] = []
+            vectors: list[Any] = []
             for aid, rec, cid, text, start, end, vector in stream(conn):
                 if aid != current:
                     if current is not None:
@@ -596,10 +608,12 @@ class PostgresWriter(Writer):
                 "CREATE INDEX assistant_chunks_terms ON assistant_chunks USING gin (term_ids)"
             )
             conn.execute("ANALYZE assistant_articles, assistant_chunks, assistant_terms")
-        counts = conn.execute(
-            "SELECT (SELECT count(*) FROM assistant_articles), "
-            "(SELECT count(*) FROM assistant_chunks)"
-        ).fetchone()
+        counts = _one(
+            conn.execute(
+                "SELECT (SELECT count(*) FROM assistant_articles), "
+                "(SELECT count(*) FROM assistant_chunks)"
+            )
+        )
         manifest = {
             **manifest,
             "store": "postgres",
@@ -661,7 +675,7 @@ class PostgresWriter(Writer):
             "ON CONFLICT (term) DO NOTHING",
             (vocabulary,),
         )
-        ids = dict(
+        ids: dict[str, int] = dict(
             self.conn.execute(
                 "SELECT term, id FROM assistant_terms WHERE term = ANY(%s)", (vocabulary,)
             ).fetchall()
