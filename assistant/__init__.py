@@ -23,7 +23,16 @@ from assistant.errors import (
 )
 from assistant.retrieval import Filters
 from assistant.settings import Settings
-from assistant.types import Answer, Article, Chunk, Citation, Event, IngestReport, Passage
+from assistant.types import (
+    Answer,
+    Article,
+    Chunk,
+    Citation,
+    Event,
+    IndexedArticle,
+    IngestReport,
+    Passage,
+)
 
 __all__ = [
     "CANNOT_ANSWER",
@@ -40,6 +49,7 @@ __all__ = [
     "IndexLockedError",
     "IndexMismatchError",
     "IndexNotFoundError",
+    "IndexedArticle",
     "IngestReport",
     "LLMError",
     "LimitError",

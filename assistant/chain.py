@@ -160,7 +160,7 @@ def build_chain(
         """What the previous answer stood on: its cited passages, or (when the history is
         text only) the passages that best match the previous exchange."""
         if turn.sources:
-            return [p for p in turn.sources if not filters or filters.accepts(_meta(p))]
+            return [p for p in turn.sources if not filters or filters.accepts(p)]
         if not turn.answer or is_refusal(turn.answer):
             return []
         exchange = f"{turn.question} {_MARKERS.sub('', turn.answer)}"
@@ -195,7 +195,3 @@ def _contextual(question: str, turns: list[Turn]) -> str:
     if _looks_dependent(question):
         return f"{question} (follow-up to: {turns[-1].question})"
     return question
-
-
-def _meta(passage: Passage) -> dict[str, Any]:
-    return {"date": passage.date, "source": passage.source}

@@ -191,11 +191,12 @@ def index_list(ctx: click.Context, as_json: bool) -> None:
 
     for row in Assistant(_settings(ctx)).articles():
         if as_json:
-            click.echo(json.dumps(row, ensure_ascii=False))
+            fields = ("id", "title", "date", "source", "url", "key", "chunks")
+            click.echo(json.dumps({f: getattr(row, f) for f in fields}, ensure_ascii=False))
         else:
             click.echo(
-                f"{row['id']}  {row['date'] or '----------'}  {(row['source'] or '-')[:20]:20}  "
-                f"{row['chunks']:3}  {safe_name(row['title'])}"
+                f"{row.id}  {row.date or '----------'}  {(row.source or '-')[:20]:20}  "
+                f"{row.chunks:3}  {safe_name(row.title)}"
             )
 
 

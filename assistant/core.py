@@ -32,7 +32,7 @@ from assistant.settings import (
     resolve_settings,
 )
 from assistant.stores import IndexView, open_store
-from assistant.types import Answer, Event, IngestReport, Passage
+from assistant.types import Answer, Event, IndexedArticle, IngestReport, Passage
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ class Assistant:
         from assistant.web import load_urls
 
         try:
-            known = {a[k] for a in self.articles() for k in ("key", "url") if a.get(k)}
+            known = {link for a in self.articles() for link in (a.key, a.url) if link}
         except IndexNotFoundError:
             known = set()
         loaded = load_urls(feeds, self.settings, skip=known, progress=progress)
@@ -132,10 +132,10 @@ class Assistant:
         """Remove articles by id, url or file path."""
         return remove_ids(ids, self.settings)
 
-    def articles(self) -> list[dict[str, Any]]:
-        """Metadata of every indexed article, newest first."""
+    def articles(self) -> list[IndexedArticle]:
+        """Every indexed article without its text, newest first."""
         rows = self.index().article_list()
-        return sorted(rows, key=lambda r: (r["date"] or "", r["title"]), reverse=True)
+        return sorted(rows, key=lambda r: (r.date or "", r.title), reverse=True)
 
     def stats(self) -> dict[str, Any]:
         return self.index().stats()

@@ -191,10 +191,10 @@ class EvidenceIndex:
         self.refs: dict[str, set[str]] = {}  # id, key, url, origin, file name -> article ids
         self.records: dict[str, list[tuple[int, str]]] = {}  # file -> (position, article id)
         for aid, article in data.articles.items():
-            origin = str(article.get("origin") or "")
+            origin = article.origin
             found = _RECORD.search(origin)
             file = origin[: found.start()] if found else origin
-            names = {aid, article.get("key"), article.get("url"), origin}
+            names = {aid, article.key, article.url, origin}
             if file:
                 names |= {file, Path(file).name}
                 position = int(found.group(1) or found.group(2)) if found else 0
@@ -239,7 +239,7 @@ class EvidenceIndex:
 
     def _bodies(self) -> list[str]:
         if self._normalised is None:
-            self._normalised = [normalise(str(a.get("text") or "")) for a in self.articles.values()]
+            self._normalised = [normalise(a.text) for a in self.articles.values()]
         return self._normalised
 
     def spans(self, article_id: str, text: str) -> list[tuple[int, int]]:
@@ -247,7 +247,7 @@ class EvidenceIndex:
         key = (article_id, text)
         if key not in self._spans:
             pattern = _span_pattern(text)
-            body = str(self.articles[article_id].get("text") or "")
+            body = self.articles[article_id].text
             found: list[tuple[int, int]] = []
             if pattern is not None:
                 found = [(m.start(), m.end()) for m in pattern.finditer(body)]

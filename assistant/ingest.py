@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from assistant.articles import LoadResult, load_paths
 from assistant.chunking import chunk_article, embedding_text
@@ -22,7 +22,7 @@ from assistant.errors import IndexMismatchError
 from assistant.settings import Settings
 from assistant.stores import open_store
 from assistant.stores.base import expected_manifest
-from assistant.types import Article, Chunk, IngestReport, Rejected
+from assistant.types import Article, Chunk, IndexedArticle, IngestReport, Rejected
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,18 +31,6 @@ log = logging.getLogger(__name__)
 
 # Seconds a writer waits for another to finish when the caller gives no lock_timeout.
 LOCK_TIMEOUT = 30.0
-
-
-def article_record(article: Article, chunks: int) -> dict:
-    """What the index keeps of an article (the text too, so spans can be shown in context)."""
-    return {
-        **article.meta(),
-        "key": article.key,
-        "origin": article.origin,
-        "hash": article.hash,
-        "chunks": chunks,
-        "text": article.text,
-    }
 
 
 def add_paths(
@@ -94,7 +82,7 @@ def add_loaded(
         if data is None:
             writer.check_new()
             manifest = expected_manifest(settings, embedder.dim)
-            articles: Mapping[str, dict[str, Any]] = {}
+            articles: Mapping[str, IndexedArticle] = {}
         elif data.dim != embedder.dim:
             raise IndexMismatchError(
                 f"index at {store.location} holds {data.dim}-dimensional vectors but "
@@ -118,11 +106,8 @@ def add_loaded(
     return report
 
 
-_META = ("title", "date", "source", "url")
-
-
 def _plan(
-    indexed: Mapping[str, dict[str, Any]], articles: list[Article], report: IngestReport
+    indexed: Mapping[str, IndexedArticle], articles: list[Article], report: IngestReport
 ) -> tuple[list[Article], set[str]]:
     """Sort a batch into new, updated, unchanged and duplicate articles.
 
@@ -137,7 +122,7 @@ def _plan(
     replaced = {
         aid for aid, article in first.items() if aid in indexed and _changed(indexed[aid], article)
     }
-    by_hash = {a["hash"]: a["key"] for aid, a in indexed.items() if aid not in replaced}
+    by_hash = {a.hash: a.key for aid, a in indexed.items() if aid not in replaced}
     in_batch: dict[str, str] = {}
     fresh: list[Article] = []
     for article in articles:
@@ -156,7 +141,7 @@ def _plan(
             )
             if old is not None and article.id in replaced:  # its indexed version stays
                 replaced.discard(article.id)
-                by_hash[old["hash"]] = old["key"]
+                by_hash[old.hash] = old.key
             continue
         if article.hash in in_batch:
             report.duplicates.append(
@@ -164,7 +149,7 @@ def _plan(
             )
             if old is not None and article.id in replaced:
                 replaced.discard(article.id)
-                by_hash[old["hash"]] = old["key"]
+                by_hash[old.hash] = old.key
             continue
         (report.updated if old is not None else report.added).append(article.origin)
         in_batch[article.hash] = article.origin
@@ -172,9 +157,14 @@ def _plan(
     return fresh, replaced
 
 
-def _changed(record: dict, article: Article) -> bool:
-    meta = article.meta()
-    return record["hash"] != article.hash or any(record.get(k) != meta[k] for k in _META)
+def _changed(indexed: IndexedArticle, article: Article) -> bool:
+    return (indexed.hash, indexed.title, indexed.date, indexed.source, indexed.url) != (
+        article.hash,
+        article.title,
+        article.date,
+        article.source,
+        article.url,
+    )
 
 
 def remove_ids(
@@ -206,19 +196,19 @@ def remove_ids(
 _PART = re.compile(r"(:\d+|\[\d+\])$")  # "file.jsonl:3", "file.json[2]": one of a file's articles
 
 
-def _match(articles: Mapping[str, dict[str, Any]], wanted: str) -> list[str]:
+def _match(articles: Mapping[str, IndexedArticle], wanted: str) -> list[str]:
     """Ids of the articles `wanted` names: an id, key, url or origin, else a file's path."""
     if wanted in articles:
         return [wanted]
     for field in ("key", "url", "origin"):
-        hits = [aid for aid, a in articles.items() if a.get(field) == wanted]
+        hits = [aid for aid, a in articles.items() if getattr(a, field) == wanted]
         if hits:
             return hits
     path = os.path.abspath(wanted)
     return [
         aid
         for aid, a in articles.items()
-        if a.get("origin") and os.path.abspath(_PART.sub("", a["origin"])) == path
+        if a.origin and os.path.abspath(_PART.sub("", a.origin)) == path
     ]
 
 
@@ -230,14 +220,14 @@ def _no_vectors(dim: int) -> np.ndarray:
 
 def _embed(
     articles: list[Article], settings: Settings, embedder: Embedder, progress: bool
-) -> tuple[list[dict[str, Any]], list[Chunk], np.ndarray]:
+) -> tuple[list[IndexedArticle], list[Chunk], np.ndarray]:
     """Chunk and embed `articles`: their records, chunks and the chunks' vectors."""
-    records: list[dict[str, Any]] = []
+    records: list[IndexedArticle] = []
     chunks: list[Chunk] = []
     texts: list[str] = []
     for article in articles:
         pieces = chunk_article(article, settings.chunking)
-        records.append(article_record(article, len(pieces)))
+        records.append(IndexedArticle.from_article(article, len(pieces)))
         chunks.extend(pieces)
         texts.extend(embedding_text(article, c) for c in pieces)
     log.info("embedding %d chunks from %d articles", len(texts), len(articles))

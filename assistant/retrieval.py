@@ -201,9 +201,9 @@ def _passage(data: IndexView, chunk: Chunk, score: float) -> Passage:
     article = data.articles[chunk.article_id]
     return Passage(
         chunk=chunk,
-        title=article["title"],
-        date=article.get("date"),
-        source=article.get("source"),
-        url=article.get("url"),
+        title=article.title,
+        date=article.date,
+        source=article.source,
+        url=article.url,
         score=round(score, 4),
     )

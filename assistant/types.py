@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 
 def content_hash(text: str) -> str:
@@ -30,14 +31,82 @@ class Article:
     def hash(self) -> str:
         return content_hash(self.text)
 
-    def meta(self) -> dict[str, str | None]:
+
+@dataclass(frozen=True)
+class IndexedArticle:
+    """An article as the index holds it: the `Article`'s fields, its text's hash, its chunk count.
+
+    Every store returns these, and `Assistant.articles()` lists them. `text` is "" where it is
+    left out (listings, a PostgreSQL writer planning a batch); that is why `hash` is kept and not
+    recomputed from the text.
+    """
+
+    id: str
+    title: str
+    key: str
+    hash: str
+    chunks: int
+    date: str | None = None
+    source: str | None = None
+    url: str | None = None
+    origin: str = ""
+    text: str = ""
+
+    @classmethod
+    def from_article(cls, article: Article, chunks: int) -> IndexedArticle:
+        return cls(
+            id=article.id,
+            title=article.title,
+            key=article.key,
+            hash=article.hash,
+            chunks=chunks,
+            date=article.date,
+            source=article.source,
+            url=article.url,
+            origin=article.origin,
+            text=article.text,
+        )
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> IndexedArticle:
+        """Read the JSON object a store keeps (a line of articles.jsonl, a `record` column)."""
+        return cls(
+            id=record["id"],
+            title=record["title"],
+            key=record.get("key") or "",
+            hash=record.get("hash") or "",
+            chunks=int(record.get("chunks") or 0),
+            date=record.get("date"),
+            source=record.get("source"),
+            url=record.get("url"),
+            origin=record.get("origin") or "",
+            text=record.get("text") or "",
+        )
+
+    def to_record(self) -> dict[str, Any]:
+        """The JSON object stored, with the keys in the order indexes have always been written."""
         return {
             "id": self.id,
             "title": self.title,
             "date": self.date,
             "source": self.source,
             "url": self.url,
+            "key": self.key,
+            "origin": self.origin,
+            "hash": self.hash,
+            "chunks": self.chunks,
+            "text": self.text,
         }
+
+
+class Dated(Protocol):
+    """What a date and source filter reads: an `IndexedArticle` or a `Passage`."""
+
+    @property
+    def date(self) -> str | None: ...
+
+    @property
+    def source(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -182,12 +251,12 @@ class Filters:
         days = [d for d in (self.date_to, self.as_of) if d]
         return min(days) if days else None
 
-    def accepts(self, article: dict[str, Any]) -> bool:
-        date = article.get("date")
+    def accepts(self, article: Dated) -> bool:
+        date = article.date
         until = self.until
         if not date:
             if self.date_from or until:
                 return False
         elif (self.date_from and date < self.date_from) or (until and date > until):
             return False
-        return not self.sources or article.get("source") in self.sources
+        return not self.sources or article.source in self.sources

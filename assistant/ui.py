@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from assistant.core import Assistant
     from assistant.retrieval import Filters
     from assistant.settings import Settings
-    from assistant.types import Answer, Citation, IngestReport, Passage
+    from assistant.types import Answer, Citation, IndexedArticle, IngestReport, Passage
     from assistant.users import Users
 
 log = logging.getLogger("assistant.ui")
@@ -121,16 +121,15 @@ def _title_html(title: str, url: str | None) -> str:
     return esc(title)
 
 
-def sources_html(citations: Sequence[Citation], articles: Mapping[str, dict[str, Any]]) -> str:
+def sources_html(citations: Sequence[Citation], articles: Mapping[str, IndexedArticle]) -> str:
     """The collapsible Sources block under an answer: one entry per cited passage.
 
     Kept on one line: no blank line can end the HTML early if Markdown ever sees it.
     """
     items = []
     for c in citations:
-        before, passage, after = passage_in_context(
-            (articles.get(c.article_id) or {}).get("text"), c
-        )
+        article = articles.get(c.article_id)
+        before, passage, after = passage_in_context(article.text if article else None, c)
         meta = _meta_line(c.date, c.source)
         items.append(
             f'<li value="{int(c.number)}"><b>[{int(c.number)}]</b> {_title_html(c.title, c.url)}'
@@ -169,7 +168,7 @@ def reading_message(passages: Sequence[Passage], done: bool, seconds: float = 0.
     return {"role": "assistant", "content": reading_html(passages), "metadata": metadata}
 
 
-def answer_message(answer: Answer, articles: Mapping[str, dict[str, Any]], filtered: bool) -> dict:
+def answer_message(answer: Answer, articles: Mapping[str, IndexedArticle], filtered: bool) -> dict:
     """The final reply: the answer text, then its sources; an abstention says so, no sources."""
     if answer.abstained:
         hint = (
@@ -349,9 +348,7 @@ def build_app(assistant: Assistant, users: Users | None = None) -> gr.Blocks:
             rows = assistant.articles()
         except AssistantError:
             rows = []
-        data = [
-            [r["date"] or "", r["source"] or "", r["chunks"], r["title"], r["id"]] for r in rows
-        ]
+        data = [[r.date or "", r.source or "", r.chunks, r.title, r.id] for r in rows]
         return {"headers": ["date", "source", "passages", "title", "id"], "data": data}
 
     def article_choices() -> list[tuple[str, str]]:
@@ -359,7 +356,7 @@ def build_app(assistant: Assistant, users: Users | None = None) -> gr.Blocks:
             rows = assistant.articles()
         except AssistantError:
             return []
-        return [(f"{r['title']} ({r['date'] or 'no date'}, {r['id']})", r["id"]) for r in rows]
+        return [(f"{r.title} ({r.date or 'no date'}, {r.id})", r.id) for r in rows]
 
     def refresh() -> tuple[Any, ...]:
         """Stats, article list, removal choices and source filter, from the live index."""

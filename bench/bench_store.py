@@ -45,7 +45,7 @@ from assistant.settings import Settings
 from assistant.stores.base import expected_manifest
 from assistant.stores.faiss import FaissStore
 from assistant.stores.postgres import PostgresStore, close_pools, tokenize
-from assistant.types import Chunk, Filters
+from assistant.types import Chunk, Filters, IndexedArticle
 
 SOURCES = [f"Source {i}" for i in range(20)]
 CHUNKS_PER_ARTICLE = 4
@@ -61,26 +61,28 @@ def texts() -> list[tuple[str, str]]:
     return [(a["title"], a["text"][:600]) for a in articles]
 
 
-def corpus(n: int, passages: list[tuple[str, str]]) -> tuple[list[dict], list[Chunk], np.ndarray]:
+def corpus(
+    n: int, passages: list[tuple[str, str]]
+) -> tuple[list[IndexedArticle], list[Chunk], np.ndarray]:
     """`n` chunks in articles of CHUNKS_PER_ARTICLE, dated over a year, from 20 sources."""
-    records, chunks = [], []
+    records: list[IndexedArticle] = []
+    chunks: list[Chunk] = []
     for a in range(math.ceil(n / CHUNKS_PER_ARTICLE)):
         aid = f"a{a:07d}"
         count = min(CHUNKS_PER_ARTICLE, n - a * CHUNKS_PER_ARTICLE)
         title = passages[a % len(passages)][0]
         day = a % 365
         records.append(
-            {
-                "id": aid,
-                "title": title,
-                "date": f"2020-{1 + day // 31 % 12:02d}-{1 + day % 28:02d}",
-                "source": SOURCES[a % len(SOURCES)],
-                "url": f"https://bench.example/{aid}",
-                "key": f"https://bench.example/{aid}",
-                "hash": aid,
-                "chunks": count,
-                "text": "",
-            }
+            IndexedArticle(
+                id=aid,
+                title=title,
+                key=f"https://bench.example/{aid}",
+                hash=aid,
+                chunks=count,
+                date=f"2020-{1 + day // 31 % 12:02d}-{1 + day % 28:02d}",
+                source=SOURCES[a % len(SOURCES)],
+                url=f"https://bench.example/{aid}",
+            )
         )
         for c in range(count):
             text = passages[(a * CHUNKS_PER_ARTICLE + c) % len(passages)][1]
@@ -248,11 +250,12 @@ def keyword_quality(url: str) -> list[list]:
     records, chunks = [], []
     for i, a in enumerate(articles):
         aid = f"q{i:05d}"
-        records.append({**a, "id": aid, "key": a["url"], "hash": aid, "chunks": 1})
+        record = {**a, "id": aid, "key": a["url"], "hash": aid, "chunks": 1}
+        records.append(IndexedArticle.from_record(record))
         chunks.append(Chunk(f"{aid}:0", aid, a["text"], 0, len(a["text"])))
     data = vectors(len(chunks))  # dense vectors are not used here
     manifest = expected_manifest(settings, data.shape[1])
-    url_of = {c.id: r["url"] for c, r in zip(chunks, records, strict=True)}
+    url_of = {c.id: r.url for c, r in zip(chunks, records, strict=True)}
     tmp = Path(tempfile.mkdtemp(prefix="bench-kw-"))
     rankers = {}
     try:

@@ -60,6 +60,7 @@ from assistant.evaluation import (
 )
 from assistant.settings import PROJECT_DIR, SAMPLE_ARTICLES_DIR, Settings
 from assistant.stores.faiss import IndexData
+from assistant.types import IndexedArticle
 
 SAMPLE_QA = PROJECT_DIR / "data" / "sample" / "qa.jsonl"
 
@@ -125,7 +126,9 @@ def stock(records: list[dict], questions: list[dict], k: int = 10, by: str = "ur
     data = IndexData(
         {},
         {
-            r["url"]: {"id": r["url"], "key": r["url"], "origin": "", "text": r["text"]}
+            r["url"]: IndexedArticle(
+                r["url"], r.get("title") or "", r["url"], "", 0, text=r["text"]
+            )
             for r in records
         },
         [],
@@ -364,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
 
     data = base.index()
     vectors = data.all_vectors()
-    url_of = np.array([data.articles[c.article_id]["url"] for c in data.chunks])
+    url_of = np.array([data.articles[c.article_id].url for c in data.chunks])
     held_out = []
     for q in questions:
         scores = vectors @ base.embedder.encode([q["question"]])[0]

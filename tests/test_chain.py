@@ -62,7 +62,7 @@ def test_cited_span_is_the_article_text(index_copy):
     answer = assistant.ask("What is the price cap on Russian seaborne oil?")
     citation = answer.citations[0]
     article = assistant.index().articles[citation.article_id]
-    assert article["text"][citation.start : citation.end] == citation.text
+    assert article.text[citation.start : citation.end] == citation.text
     assert "60" in citation.text
 
 

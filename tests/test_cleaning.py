@@ -65,10 +65,10 @@ def test_ingest_indexes_the_cleaned_page_and_cites_within_it(tmp_path: Path):
     assistant.build_index([folder])
     data = assistant.index()
     (article,) = data.articles.values()
-    assert "Related stories" not in article["text"] and STORY[0] in article["text"]
+    assert "Related stories" not in article.text and STORY[0] in article.text
     for chunk in data.chunks:
-        assert article["text"][chunk.start : chunk.end] == chunk.text
+        assert article.text[chunk.start : chunk.end] == chunk.text
     raw = Assistant(index_dir=tmp_path / "raw", llm={"backend": "passages"}, clean_text=False)
     raw.build_index([folder])
     (kept,) = raw.index().articles.values()
-    assert "Related stories:" in kept["text"]
+    assert "Related stories:" in kept.text

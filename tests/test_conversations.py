@@ -50,7 +50,7 @@ def test_sample_conversations_are_checkable_in_the_articles(sample_index: Path) 
             evidence = evidence_index.resolve(turn)
             assert not evidence.missing, where  # every quoted text is in the index
             (article_id,) = evidence_index.record(turn.article)
-            text = data.articles[article_id]["text"]
+            text = data.articles[article_id].text
             assert all(e.casefold() in " ".join(text.split()).casefold() for e in turn.evidence)
             # the gold answer is stated in the article the turn names
             assert contains_answer(text, turn.answers), where

@@ -15,7 +15,7 @@ def test_default_index_loads_with_default_settings():
 
 
 def test_default_index_is_current_with_the_sample_corpus(sample_dir):
-    indexed = {a["id"]: a["hash"] for a in load_index(DEFAULT_INDEX_DIR).articles.values()}
+    indexed = {a.id: a.hash for a in load_index(DEFAULT_INDEX_DIR).articles.values()}
     loaded = {a.id: a.hash for a in load_paths([sample_dir]).articles}
     assert indexed == loaded, "rebuild it: assistant index build data/sample/articles"
 

@@ -22,6 +22,7 @@ from assistant.evaluation import (
 )
 from assistant.settings import PROJECT_DIR
 from assistant.stores.faiss import IndexData, load_index
+from assistant.types import IndexedArticle
 
 QA_FILE = PROJECT_DIR / "data" / "sample" / "qa.jsonl"
 
@@ -93,14 +94,17 @@ def test_answer_metrics_count_each_population_apart() -> None:
 
 def _data() -> IndexData:
     text_a = "Alpha opens. The evidence sentence sits here in article A. Alpha closes."
+
+    def article(aid: str, key: str, origin: str, text: str, url: str | None = None):
+        return IndexedArticle(aid, "t", key, "h", 1, url=url, origin=origin, text=text)
+
     articles = {
-        "a1": {"id": "a1", "key": "a.txt", "url": None, "origin": "/x/a.txt", "text": text_a},
+        "a1": article("a1", "a.txt", "/x/a.txt", text_a),
         # a JSON Lines file: keys carry the 1-based line, origins too
-        "b1": {"id": "b1", "key": "b.jsonl#1", "url": None, "origin": "/x/b.jsonl:1", "text": "b"},
-        "b2": {"id": "b2", "key": "b.jsonl#3", "url": None, "origin": "/x/b.jsonl:3", "text": "c"},
-        "u1": {"id": "u1", "key": "https://e.org/u", "url": "https://e.org/u",
-               "origin": "/x/u.html", "text": "u"},
-    }  # fmt: skip
+        "b1": article("b1", "b.jsonl#1", "/x/b.jsonl:1", "b"),
+        "b2": article("b2", "b.jsonl#3", "/x/b.jsonl:3", "c"),
+        "u1": article("u1", "https://e.org/u", "/x/u.html", "u", url="https://e.org/u"),
+    }
     return IndexData({"dim": 4}, articles, [], None)
 
 
@@ -123,7 +127,7 @@ def test_evidence_references_resolve_to_articles() -> None:
 
 def test_evidence_text_hits_by_containment_or_overlap() -> None:
     ev = EvidenceIndex(_data())
-    text = ev.articles["a1"]["text"]
+    text = ev.articles["a1"].text
     evidence = ev.resolve(QAItem("q", evidence=("the  EVIDENCE sentence sits here",)))
     assert not evidence.missing and not evidence.articles
     start = text.index("The evidence")
@@ -166,7 +170,7 @@ def _independent_rank(item: QAItem, retrieved: list[str], data: IndexData) -> in
     name, _, number = item.article.partition("#")
     wanted = []  # (line, id) of the articles from the named file
     for aid, a in data.articles.items():
-        path, line = a["origin"], "0"
+        path, line = a.origin, "0"
         if ".jsonl:" in path:
             path, _, line = path.rpartition(":")
         if Path(path).name == name:

@@ -87,7 +87,7 @@ def state(index: Path) -> dict:
     data = load_index(index, Settings())
     return {
         "version": data.version,
-        "articles": {aid: a["hash"] for aid, a in data.articles.items()},
+        "articles": {aid: a.hash for aid, a in data.articles.items()},
         "chunks": len(data.chunks),
     }
 
@@ -141,7 +141,7 @@ def test_metadata_change_is_an_update(index_copy, sample_copy):
     path.write_text(path.read_text().replace("date: 2022-12-05", "date: 2022-12-06"))
     report = Assistant(index_dir=index_copy).add_articles([path])
     assert report.updated == [str(path)] and report.chunks_embedded > 0
-    dates = {a["title"]: a["date"] for a in load_index(index_copy).articles.values()}
+    dates = {a.title: a.date for a in load_index(index_copy).articles.values()}
     assert dates["$60 Cap on Russian Seaborne Oil Takes Effect"] == "2022-12-06"
 
 
@@ -149,10 +149,10 @@ def test_remove_by_id_url_and_path_changes_retrieval(index_copy, sample_dir):
     assistant = Assistant(index_dir=index_copy)
     question = "Patriot air defence battery promised to Zelensky in Washington"
     assert "Patriot" in assistant.retrieve(question, k=1)[0].title
-    rows = {row["title"]: row for row in assistant.articles()}
+    rows = {row.title: row for row in assistant.articles()}
     patriot = rows["Zelensky Wins Patriot Pledge on First Trip Abroad Since Invasion"]
-    report = assistant.remove_articles([patriot["url"], "no-such-id"])
-    assert report.removed == [patriot["id"]]
+    report = assistant.remove_articles([patriot.url, "no-such-id"])
+    assert report.removed == [patriot.id]
     assert [(r.name, r.reason) for r in report.rejected] == [
         ("no-such-id", "no article with this id, url or path")
     ]
@@ -161,7 +161,7 @@ def test_remove_by_id_url_and_path_changes_retrieval(index_copy, sample_dir):
     jsonl = sample_dir / "december-strike-briefs.jsonl"
     report = assistant.remove_articles([os.path.relpath(jsonl), str(jsonl)])
     assert len(report.removed) == 2
-    kyiv = rows["Drones Target Kyiv Energy Sites in Pre-Dawn Wave"]["id"]
+    kyiv = rows["Drones Target Kyiv Energy Sites in Pre-Dawn Wave"].id
     assert assistant.remove_articles([kyiv, kyiv]).removed == [kyiv]
     assert len(assistant.articles()) == 8
     assert not assistant.remove_articles(["still-no-such-id"]).removed
@@ -246,7 +246,7 @@ def test_bad_inputs_are_reported_and_good_ones_indexed(tmp_path):
     }
     assert {Path(w.name).name for w in report.warnings} == {"latin.txt", "undated.json"}
     assert report.chunks_embedded == 4 and report.seconds > 0
-    titles = {a["title"] for a in load_index(index).articles.values()}
+    titles = {a.title for a in load_index(index).articles.values()}
     assert "Café reopens" in titles
 
 
@@ -264,7 +264,7 @@ def test_build_replaces_everything(index_copy, tmp_path):
     report = Assistant(index_dir=index_copy).build_index([corpus])
     assert len(report.added) == 3 and report.unchanged == []
     data = load_index(index_copy)
-    assert sorted(a["url"] for a in data.articles.values()) == [
+    assert sorted(a.url for a in data.articles.values()) == [
         f"https://example.org/test-wire/7/{i}" for i in range(3)
     ]
 

@@ -23,7 +23,7 @@ def test_factual_question_is_answered_with_a_citation_to_the_right_article(local
     for c in reply.citations:
         assert f"[{c.number}]" in reply.text
         article = local.index().articles[c.article_id]
-        assert article["text"][c.start : c.end] == c.text
+        assert article.text[c.start : c.end] == c.text
 
 
 def test_unanswerable_question_is_refused(local):

@@ -25,14 +25,14 @@ import sys, time
 import numpy as np
 from assistant.settings import Settings
 from assistant.stores import open_store
-from assistant.types import Chunk
+from assistant.types import Chunk, IndexedArticle
 
 settings = Settings(store={"url": sys.argv[1]})
 n, hold = int(sys.argv[2]), float(sys.argv[3])
 vectors = np.random.default_rng(0).normal(size=(n, 384)).astype(np.float32)
 vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-records = [{"id": f"ghost{i}", "title": f"Ghost {i}", "hash": f"h{i}", "key": f"k{i}",
-            "chunks": 1, "text": "boo"} for i in range(n)]
+records = [IndexedArticle(f"ghost{i}", f"Ghost {i}", f"k{i}", f"h{i}", 1, text="boo")
+           for i in range(n)]
 chunks = [Chunk(f"ghost{i}:0", f"ghost{i}", "boo", 0, 3) for i in range(n)]
 with open_store(settings).writer(5) as writer:
     print("locked", flush=True)

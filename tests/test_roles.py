@@ -128,7 +128,7 @@ def test_viewer_chats_but_cannot_change_the_index_through_the_api(
     bridge = tmp_path / "vilnius-bridge.txt"
     bridge.write_text(BRIDGE_TEXT, encoding="utf-8")
     before = passages_assistant.stats()["articles"]
-    victim = passages_assistant.articles()[0]["id"]
+    victim = passages_assistant.articles()[0].id
     with serving(passages_assistant, Users.from_file(users_file)) as url:
         with pytest.raises(Exception):  # noqa: B017 (no login, no client)
             Client(url, verbose=False)
@@ -153,6 +153,6 @@ def test_viewer_chats_but_cannot_change_the_index_through_the_api(
         editor = Client(url, auth=("ed", "editor pw"), verbose=False)
         report = editor.predict([handle_file(str(bridge))], api_name="/add_files")[0]
         assert "Added" in report and passages_assistant.stats()["articles"] == before + 1
-        new_id = next(r["id"] for r in passages_assistant.articles() if r["title"] == BRIDGE_TITLE)
+        new_id = next(r.id for r in passages_assistant.articles() if r.title == BRIDGE_TITLE)
         assert "Removed" in editor.predict(new_id, api_name="/remove_article")[0]
         assert passages_assistant.stats()["articles"] == before

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant import Assistant, Settings
+from assistant import Assistant, IndexedArticle, Settings
 from assistant.errors import (
     AssistantError,
     CorruptIndexError,
@@ -98,7 +98,7 @@ def test_loaded_index_is_consistent(sample_index):
     norms = np.linalg.norm(data.all_vectors(), axis=1)
     assert np.allclose(norms, 1.0, atol=1e-4)
     for chunk in data.chunks:
-        assert data.articles[chunk.article_id]["text"][chunk.start : chunk.end] == chunk.text
+        assert data.articles[chunk.article_id].text[chunk.start : chunk.end] == chunk.text
 
 
 # -- corrupt, truncated, foreign ---------------------------------------------------------------
@@ -244,7 +244,7 @@ def test_rebuild_repairs_a_corrupt_index(index_copy, tmp_path):
     report = add_paths([folder], settings_for(index_copy), rebuild=True)
     assert report.added == [str(folder / "one.txt")]
     data = load_index(index_copy, Settings())
-    assert [a["title"] for a in data.articles.values()] == ["Fresh start"]
+    assert [a.title for a in data.articles.values()] == ["Fresh start"]
 
 
 # -- other model, dimension, chunking or format ------------------------------------------------
@@ -291,7 +291,7 @@ def test_other_dimension_is_refused_on_add(tmp_path, sample_dir):
     vectors = faiss.IndexFlatIP(8)
     vectors.add(np.eye(8, dtype=np.float32)[:1])
     manifest = expected_manifest(Settings(), 8)
-    record = {"id": "a1", "title": "t", "hash": "h", "key": "k", "text": "x"}
+    record = IndexedArticle(id="a1", title="t", key="k", hash="h", chunks=1, text="x")
     chunk = store_module.Chunk("a1:0", "a1", "x", 0, 1)
     with write_lock(index):
         write_index(index, IndexData(manifest, {"a1": record}, [chunk], vectors))
@@ -426,7 +426,7 @@ def test_hnsw_above_the_threshold_and_flat_again_below(index_copy, tmp_path, mon
 
 def test_removing_every_article_leaves_a_loadable_empty_index(index_copy, tmp_path):
     assistant = Assistant(index_dir=index_copy)
-    ids = [row["id"] for row in assistant.articles()]
+    ids = [row.id for row in assistant.articles()]
     report = assistant.remove_articles(ids)
     assert sorted(report.removed) == sorted(ids)
     data = load_index(index_copy, Settings())

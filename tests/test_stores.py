@@ -92,7 +92,7 @@ def test_add_update_remove_and_dedup(backend, tmp_path):
     assert stats["articles"] == 13 and stats["chunks"] == len(
         [c for _, cs, _ in assistant.index().dump() for c in cs]
     )
-    assert "Llama census" not in {row["title"] for row in assistant.articles()}
+    assert "Llama census" not in {row.title for row in assistant.articles()}
 
 
 def test_build_add_and_rebuild_from_nothing(empty_backend, tmp_path):
@@ -154,7 +154,7 @@ def test_stats_list_and_verify(backend, sample_index):
         assert stats[key] == reference[key], key
     rows = assistant.articles()
     assert len(rows) == 12 and rows == sorted(
-        rows, key=lambda r: (r["date"] or "", r["title"]), reverse=True
+        rows, key=lambda r: (r.date or "", r.title), reverse=True
     )
     message = open_store(assistant.settings).verify(assistant.settings)
     assert message.startswith("ok: ") and "12 articles" in message

@@ -8,6 +8,7 @@ import pytest
 
 from assistant.retrieval import Filters
 from assistant.timeframe import default_as_of, parse_day, timeframe
+from assistant.types import IndexedArticle
 
 AS_OF = date(2023, 3, 15)
 
@@ -48,7 +49,11 @@ def test_filters_check_their_dates_and_name_the_field():
     assert parse_day(None) is None
 
 
+def _dated(day: str | None, source: str | None = None) -> IndexedArticle:
+    return IndexedArticle("a1", "Title", "a1.txt", "h", 1, date=day, source=source)
+
+
 def test_as_of_hides_later_articles():
     f = Filters(as_of="2022-12-20")
-    assert f.accepts({"date": "2022-12-20"}) and not f.accepts({"date": "2022-12-21"})
+    assert f.accepts(_dated("2022-12-20")) and not f.accepts(_dated("2022-12-21"))
     assert Filters(date_to="2022-12-18", as_of="2022-12-20").until == "2022-12-18"

@@ -23,7 +23,7 @@ import pytest
 
 from assistant import Assistant
 from assistant.settings import PROJECT_DIR
-from assistant.types import Citation
+from assistant.types import Citation, IndexedArticle
 
 
 def load_ui() -> Any:
@@ -132,7 +132,8 @@ def _citation(**changes: Any) -> Citation:
 def test_sources_html_escapes_everything_and_marks_the_passage() -> None:
     c = _citation()
     article = "x" * 10 + c.text + " and the text after it."
-    out = ui.sources_html([c], {"a1": {"text": article}})
+    indexed = IndexedArticle("a1", c.title, "a1.txt", "h", 1, text=article)
+    out = ui.sources_html([c], {"a1": indexed})
     assert "<script" not in out and "<img" not in out
     assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in out
     assert "$$" not in out and "{{" not in out  # no LaTeX or template syntax survives

@@ -276,7 +276,7 @@ def test_cli_adds_a_feed_then_sync_fetches_only_new_items(
     reply = bot.ask("How much did the repairs of the Vilnius bridge cost?")
     assert "4.2 million" in reply.text
     assert reply.citations[0].url == f"{site}/bridge.html"
-    titles = {row["title"] for row in bot.articles()}
+    titles = {row.title for row in bot.articles()}
     assert {"Vilnius Bridge", "Electric Ferry"} <= titles
 
 

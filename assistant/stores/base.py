@@ -12,11 +12,12 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Iterator, Mapping
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from assistant.errors import IndexMismatchError
 from assistant.settings import Settings
-from assistant.types import Chunk, Filters
+from assistant.types import Chunk, Filters, IndexedArticle
 
 if TYPE_CHECKING:
     import numpy as np
@@ -54,11 +55,11 @@ def check_manifest(manifest: dict[str, Any], settings: Settings, where: Any, hin
 
 
 class IndexView(ABC):
-    """The index as one reader sees it. `articles` maps article id to its full record."""
+    """The index as one reader sees it. `articles` maps article id to the article, text and all."""
 
     manifest: dict[str, Any]
     version: str | None
-    articles: Mapping[str, dict[str, Any]]
+    articles: Mapping[str, IndexedArticle]
 
     @property
     def dim(self) -> int:
@@ -82,7 +83,7 @@ class IndexView(ABC):
 
     def article_dates(self, article_ids: set[str]) -> dict[str, str | None]:
         """The date of each article (YYYY-MM-DD, or None)."""
-        return {aid: self.articles[aid].get("date") for aid in article_ids}
+        return {aid: self.articles[aid].date for aid in article_ids}
 
     def newest_date(self) -> str | None:
         """The latest article date: what "now" is for an index older than today."""
@@ -94,13 +95,12 @@ class IndexView(ABC):
         """Counts, sources, date range, model and where the index lives."""
 
     @abstractmethod
-    def dump(self) -> Iterator[tuple[dict[str, Any], list[Chunk], np.ndarray]]:
+    def dump(self) -> Iterator[tuple[IndexedArticle, list[Chunk], np.ndarray]]:
         """Every article with its chunks and their vectors (in chunk order), for migration."""
 
-    def article_list(self) -> list[dict[str, Any]]:
-        """Metadata of every article (no text)."""
-        keys = ("id", "title", "date", "source", "url", "key", "chunks")
-        return [{k: a.get(k) for k in keys} for a in self.articles.values()]
+    def article_list(self) -> list[IndexedArticle]:
+        """Every article without its text."""
+        return [replace(a, text="") for a in self.articles.values()]
 
     def checksum(self) -> tuple[int, int, str]:
         """Article count, chunk count and a SHA-256 over every record, chunk and vector.
@@ -112,8 +112,9 @@ class IndexView(ABC):
 
         per_article = []
         n_articles = n_chunks = 0
-        for record, chunks, vectors in self.dump():
-            digest = hashlib.sha256(json.dumps(record, sort_keys=True).encode("utf-8"))
+        for article, chunks, vectors in self.dump():
+            record = json.dumps(article.to_record(), sort_keys=True)
+            digest = hashlib.sha256(record.encode("utf-8"))
             for chunk, vector in zip(chunks, vectors, strict=True):
                 fields = [chunk.id, chunk.article_id, chunk.start, chunk.end, chunk.text]
                 digest.update(json.dumps(fields).encode("utf-8"))
@@ -141,7 +142,7 @@ class Writer(ABC):
         self,
         manifest: dict[str, Any],
         remove: set[str],
-        records: list[dict[str, Any]],
+        records: list[IndexedArticle],
         chunks: list[Chunk],
         vectors: np.ndarray,
         rebuild: bool = False,

@@ -44,7 +44,7 @@ from assistant.stores.base import (
     Writer,
     check_manifest,
 )
-from assistant.types import Chunk, Filters
+from assistant.types import Chunk, Filters, IndexedArticle
 
 if TYPE_CHECKING:
     import faiss
@@ -75,7 +75,7 @@ class IndexData(IndexView):
     """One version of the index, in memory. Row i of `vectors` is `chunks[i]`."""
 
     manifest: dict[str, Any]
-    articles: dict[str, dict[str, Any]]
+    articles: dict[str, IndexedArticle]
     chunks: list[Chunk]
     vectors: faiss.Index
     version: str | None = None
@@ -104,7 +104,7 @@ class IndexData(IndexView):
             import bm25s  # sparse-matrix BM25; indexes 100k passages in seconds
 
             logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs each index at DEBUG
-            texts = [f"{self.articles[c.article_id]['title']}\n{c.text}" for c in self.chunks]
+            texts = [f"{self.articles[c.article_id].title}\n{c.text}" for c in self.chunks]
             model = bm25s.BM25()
             if texts:
                 tokens = bm25s.tokenize(
@@ -161,7 +161,7 @@ class IndexData(IndexView):
 
     def newest_date(self) -> str | None:
         if "newest" not in self._cache:
-            dates = [a["date"] for a in self.articles.values() if a.get("date")]
+            dates = [a.date for a in self.articles.values() if a.date]
             self._cache["newest"] = max(dates, default=None)
         return self._cache["newest"]
 
@@ -173,11 +173,11 @@ class IndexData(IndexView):
         return [self.chunks[r] for r in numbers], vectors
 
     def stats(self) -> dict[str, Any]:
-        dates = sorted(a["date"] for a in self.articles.values() if a.get("date"))
+        dates = sorted(a.date for a in self.articles.values() if a.date)
         return {
             "articles": len(self.articles),
             "chunks": len(self.chunks),
-            "sources": sorted({a["source"] for a in self.articles.values() if a.get("source")}),
+            "sources": sorted({a.source for a in self.articles.values() if a.source}),
             "date_range": (dates[0], dates[-1]) if dates else None,
             "embedding_model": self.manifest["embedding_model"],
             "dim": self.dim,
@@ -186,13 +186,13 @@ class IndexData(IndexView):
             "written": self.manifest.get("written"),
         }
 
-    def dump(self) -> Iterator[tuple[dict[str, Any], list[Chunk], np.ndarray]]:
+    def dump(self) -> Iterator[tuple[IndexedArticle, list[Chunk], np.ndarray]]:
         vectors = self.all_vectors()
         rows: dict[str, list[int]] = {aid: [] for aid in self.articles}
         for i, chunk in enumerate(self.chunks):
             rows[chunk.article_id].append(i)
-        for aid, record in self.articles.items():
-            yield record, [self.chunks[i] for i in rows[aid]], vectors[rows[aid]]
+        for aid, article in self.articles.items():
+            yield article, [self.chunks[i] for i in rows[aid]], vectors[rows[aid]]
 
 
 def check_compatible(manifest: dict[str, Any], settings: Settings, where: Path) -> None:
@@ -387,7 +387,7 @@ def _load_version(index_dir: Path, version: str, settings: Settings | None) -> I
         )
     articles = {}
     for record in _read_jsonl(folder / "articles.jsonl", hint, ("id", "title", "hash")):
-        articles[record["id"]] = record
+        articles[record["id"]] = IndexedArticle.from_record(record)
     chunks = []
     for c in _read_jsonl(
         folder / "chunks.jsonl", hint, ("id", "article_id", "text", "start", "end")
@@ -471,7 +471,7 @@ def write_index(index_dir: Path, data: IndexData) -> str:
         _write_file(
             tmp / "articles.jsonl",
             lambda fh: fh.writelines(
-                json.dumps(a, ensure_ascii=False).encode("utf-8") + b"\n"
+                json.dumps(a.to_record(), ensure_ascii=False).encode("utf-8") + b"\n"
                 for a in data.articles.values()
             ),
         )
@@ -586,7 +586,7 @@ class FaissWriter(Writer):
         self,
         manifest: dict[str, Any],
         remove: set[str],
-        records: list[dict[str, Any]],
+        records: list[IndexedArticle],
         chunks: list[Chunk],
         vectors: np.ndarray,
         rebuild: bool = False,
@@ -595,11 +595,11 @@ class FaissWriter(Writer):
         if rebuild or data is None:
             dim = int(manifest["dim"])
             data = IndexData(dict(manifest), {}, [], empty_index(dim))
-        _remove_rows(data, set(remove) | {r["id"] for r in records})
+        _remove_rows(data, set(remove) | {r.id for r in records})
         for article_id in remove:
             data.articles.pop(article_id, None)
         for record in records:
-            data.articles[record["id"]] = record
+            data.articles[record.id] = record
         _append(data, chunks, vectors)
         write_index(self.index_dir, data)
         self.data = data

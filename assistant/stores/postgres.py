@@ -43,7 +43,7 @@ from assistant.stores.base import (
     Writer,
     check_manifest,
 )
-from assistant.types import Chunk, Filters
+from assistant.types import Chunk, Filters, IndexedArticle
 
 if TYPE_CHECKING:
     import numpy as np
@@ -337,7 +337,7 @@ def _read_manifest(conn: psycopg.Connection, store: PostgresStore) -> tuple[dict
     return manifest, str(rows["version"])
 
 
-class PostgresArticles(Mapping[str, dict[str, Any]]):
+class PostgresArticles(Mapping[str, IndexedArticle]):
     """The articles table as a read-only mapping of id to record, queried on demand.
 
     `light` leaves out the article texts (what a writer needs to plan, at a fraction of the
@@ -348,13 +348,13 @@ class PostgresArticles(Mapping[str, dict[str, Any]]):
         self._view = view
         self._record = "(record::jsonb - 'text')" if light else "record"
 
-    def __getitem__(self, article_id: str) -> dict[str, Any]:
+    def __getitem__(self, article_id: str) -> IndexedArticle:
         row = self._view.query(
             f"SELECT {self._record} FROM assistant_articles WHERE id = %s", (article_id,)
         )
         if not row:
             raise KeyError(article_id)
-        return row[0][0]
+        return IndexedArticle.from_record(row[0][0])
 
     def __iter__(self) -> Iterator[str]:
         rows = self._view.query("SELECT id FROM assistant_articles ORDER BY seq")
@@ -365,7 +365,7 @@ class PostgresArticles(Mapping[str, dict[str, Any]]):
 
     def items(self) -> Any:
         rows = self._view.query(f"SELECT id, {self._record} FROM assistant_articles ORDER BY seq")
-        return [(r[0], r[1]) for r in rows]
+        return [(r[0], IndexedArticle.from_record(r[1])) for r in rows]
 
     def values(self) -> Any:
         return [record for _, record in self.items()]
@@ -494,15 +494,11 @@ class PostgresView(IndexView):
             "written": self.manifest.get("written"),
         }
 
-    def article_list(self) -> list[dict[str, Any]]:
-        rows = self.query(
-            "SELECT id, title, date, source, url, key, (record->>'chunks')::int "
-            "FROM assistant_articles ORDER BY seq"
-        )
-        keys = ("id", "title", "date", "source", "url", "key", "chunks")
-        return [dict(zip(keys, r, strict=True)) for r in rows]
+    def article_list(self) -> list[IndexedArticle]:
+        rows = self.query("SELECT record::jsonb - 'text' FROM assistant_articles ORDER BY seq")
+        return [IndexedArticle.from_record(r[0]) for r in rows]
 
-    def dump(self) -> Iterator[tuple[dict[str, Any], list[Chunk], np.ndarray]]:
+    def dump(self) -> Iterator[tuple[IndexedArticle, list[Chunk], np.ndarray]]:
         import numpy as np
 
         def stream(conn: psycopg.Connection) -> Iterator[tuple[Any, ...]]:
@@ -516,19 +512,19 @@ class PostgresView(IndexView):
                 yield from cur
 
         def grouped(conn: psycopg.Connection) -> Iterator[Any]:
-            current, record = None, None
+            article: IndexedArticle | None = None
             chunks: list[Chunk] = []
             vectors: list[Any] = []
             for aid, rec, cid, text, start, end, vector in stream(conn):
-                if aid != current:
-                    if current is not None:
-                        yield record, chunks, _stack(vectors, self.dim)
-                    current, record, chunks, vectors = aid, rec, [], []
+                if article is None or aid != article.id:
+                    if article is not None:
+                        yield article, chunks, _stack(vectors, self.dim)
+                    article, chunks, vectors = IndexedArticle.from_record(rec), [], []
                 if cid is not None:
                     chunks.append(Chunk(cid, aid, text, start, end))
                     vectors.append(vector)
-            if current is not None:
-                yield record, chunks, _stack(vectors, self.dim)
+            if article is not None:
+                yield article, chunks, _stack(vectors, self.dim)
 
         def _stack(vectors: list[Any], dim: int) -> np.ndarray:
             if not vectors:
@@ -564,7 +560,7 @@ class PostgresWriter(Writer):
         self,
         manifest: dict[str, Any],
         remove: set[str],
-        records: list[dict[str, Any]],
+        records: list[IndexedArticle],
         chunks: list[Chunk],
         vectors: np.ndarray,
         rebuild: bool = False,
@@ -575,7 +571,7 @@ class PostgresWriter(Writer):
         if fresh:
             _create_tables(conn, dim)
         stats = self._meta("bm25") or {"chunks": 0, "tokens": 0}
-        gone = set(remove) | {r["id"] for r in records}
+        gone = set(remove) | {r.id for r in records}
         if gone and not fresh:
             self._forget(list(gone), stats)
         conn.cursor().executemany(
@@ -583,21 +579,21 @@ class PostgresWriter(Writer):
             "record) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [
                 (
-                    r["id"],
-                    r["title"],
-                    r.get("date"),
-                    r.get("source"),
-                    r.get("url"),
-                    r.get("key"),
-                    r.get("origin"),
-                    r["hash"],
-                    json.dumps(r, ensure_ascii=False),
+                    r.id,
+                    r.title,
+                    r.date,
+                    r.source,
+                    r.url,
+                    r.key,
+                    r.origin,
+                    r.hash,
+                    json.dumps(r.to_record(), ensure_ascii=False),
                 )
                 for r in records
             ],
         )
         if chunks:
-            self._insert_chunks(chunks, vectors, {r["id"]: r for r in records}, stats)
+            self._insert_chunks(chunks, vectors, {r.id: r for r in records}, stats)
         if fresh:  # building the graph once after loading is far faster than per row
             conn.execute(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'")
             conn.execute(
@@ -662,13 +658,13 @@ class PostgresWriter(Writer):
         self,
         chunks: list[Chunk],
         vectors: np.ndarray,
-        records: dict[str, dict[str, Any]],
+        records: dict[str, IndexedArticle],
         stats: dict[str, int],
     ) -> None:
         """COPY the chunks in, with BM25 weights against the corpus's new average length."""
         from pgvector import SparseVector
 
-        tokens = tokenize([f"{records[c.article_id]['title']}\n{c.text}" for c in chunks])
+        tokens = tokenize([f"{records[c.article_id].title}\n{c.text}" for c in chunks])
         vocabulary = sorted({t for doc in tokens for t in doc})
         self.conn.execute(
             "INSERT INTO assistant_terms (term) SELECT unnest(%s::text[]) "
@@ -716,8 +712,8 @@ class PostgresWriter(Writer):
                         chunk.text,
                         chunk.start,
                         chunk.end,
-                        record.get("date"),
-                        record.get("source"),
+                        record.date,
+                        record.source,
                         len(doc),
                         vector,
                         SparseVector(weights, TERM_DIMS),
