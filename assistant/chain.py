@@ -11,7 +11,7 @@ passages the previous answer cited are offered again.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,6 +118,7 @@ def build_chain(
     prompts_dir: Path,
     min_similarity: float,
     extract: Extract,
+    retry_similarity: float = 1.0,
 ) -> Runnable:
     """Input: {question, history, k, filters}. Output keys: standalone, found, passages,
     answer (raw)."""
@@ -166,20 +167,40 @@ def build_chain(
         exchange = f"{turn.question} {_MARKERS.sub('', turn.answer)}"
         return retrieve(exchange, CARRIED, filters)
 
-    def generate(x: dict[str, Any]) -> Runnable | str:
+    write = answer_template | llm | StrOutputParser() if llm is not None else None
+
+    def generate(x: dict[str, Any]) -> Iterator[str]:
         passages: list[Passage] = x["passages"]
         if not passages or x["found"].top_score < min_similarity:
-            return CANNOT_ANSWER
-        if llm is None:
-            return extract(x["standalone"], passages)
-        inputs: RunnableLambda[dict[str, Any], dict[str, Any]] = RunnableLambda(
-            lambda y: {
-                "sources": format_sources(y["passages"]),
-                "numbers": numbers_list(len(y["passages"])),
-                "question": y["standalone"],
-            }
-        )
-        return inputs | answer_template | llm | StrOutputParser()
+            yield CANNOT_ANSWER
+            return
+        if write is None:
+            yield extract(x["standalone"], passages)
+            return
+        inputs = {
+            "sources": format_sources(passages),
+            "numbers": numbers_list(len(passages)),
+            "question": x["standalone"],
+        }
+        held = ""  # tokens that may still become the refusal sentence: not shown yet
+        shown = False
+        for token in write.stream(inputs):
+            if shown:
+                yield token
+            elif _may_be_refusal(held + token):
+                held += token
+            else:
+                yield held + token
+                shown = True
+        if shown:
+            return
+        if len(passages) > 1 and passages[0].score >= retry_similarity:
+            # The small model can miss an answer among several sources that it finds in the
+            # best one alone; [1] stays the same passage, so the markers still resolve.
+            one = {**inputs, "sources": format_sources(passages[:1]), "numbers": "[1]"}
+            yield from write.stream(one)
+        else:
+            yield held
 
     return (
         RunnablePassthrough.assign(standalone=RunnableLambda(standalone))
@@ -187,6 +208,12 @@ def build_chain(
         | RunnablePassthrough.assign(passages=RunnableLambda(lambda x: x["found"].passages))
         | RunnablePassthrough.assign(answer=RunnableLambda(generate))
     ).with_config(run_name="news_answer")
+
+
+def _may_be_refusal(text: str) -> bool:
+    """Whether the reply so far is the start of the cannot-answer sentence."""
+    head = " ".join(text.split())
+    return CANNOT_ANSWER.startswith(head) or is_refusal(head)
 
 
 def _contextual(question: str, turns: list[Turn]) -> str:

@@ -169,6 +169,7 @@ class Assistant:
                 Path(self.settings.prompts_dir),
                 self.settings.retrieval.min_similarity,
                 lambda question, passages: extract_answer(self.embedder, question, passages),
+                self.settings.retrieval.retry_similarity,
             )
         return self._chain
 

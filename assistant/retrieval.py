@@ -106,14 +106,19 @@ def rank(
         index_of = {row: i for i, row in enumerate(rows)}
         ordered = vectors[[index_of[r] for r in order]]
         order = _mmr(order, ordered, found.query, settings.mmr_lambda, len(order))
+    openings = {chunk.article_id: row for row, chunk in chunks.items() if chunk.start == 0}
     picked: list[Row] = []
     shingles: list[set[str]] = []
     per_article: dict[str, int] = defaultdict(int)
     budget = budget or 10**9
     for row in order:
         chunk = chunks[row]
-        if per_article[chunk.article_id] >= settings.per_article:
+        if per_article[chunk.article_id] >= settings.per_article or row in picked:
             continue
+        opening = openings.get(chunk.article_id)
+        second = settings.lede_slot and per_article[chunk.article_id] == 1
+        if second and opening is not None and opening not in picked:
+            row, chunk = opening, chunks[opening]  # the article's second slot: its opening
         if picked and len(chunk.text) > budget:
             continue  # a shorter passage further down may still fit
         mine = _shingles(chunk.text)

@@ -386,6 +386,12 @@ RANKING_VARIANTS: dict[str, dict[str, Any]] = {
         "per_article": 3,
     },
     "recency 1 window 1": {"recency_weight": 1.0, "window_weight": 1.0},
+    "lede slot": {"lede_slot": True},
+    "recency 0.5 window 1 lede slot": {
+        "recency_weight": 0.5,
+        "window_weight": 1.0,
+        "lede_slot": True,
+    },
 }
 
 

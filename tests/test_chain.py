@@ -105,6 +105,33 @@ def test_model_refusal_becomes_an_abstention(index_copy):
     assert answer.abstained and answer.citations == ()
 
 
+def test_a_refusal_over_a_strong_match_is_asked_again_with_the_best_passage(index_copy):
+    assistant, model = _assistant(
+        index_copy, CANNOT_ANSWER, "Air defences shot down 30 of the 35 drones [1]."
+    )
+    events = list(assistant.stream("How many of the 35 drones launched at Kyiv were destroyed?"))
+    first, second = model.seen
+    assert "[2]" in first[-1].content and "[2]" not in second[-1].content
+    passages = events[0].passages
+    assert passages[0].title in second[-1].content
+    assert as_data(passages[0].chunk.text) in second[-1].content
+    assert as_data(passages[1].chunk.text) not in second[-1].content
+    tokens = "".join(e.text for e in events if e.kind == "token")
+    assert tokens == "Air defences shot down 30 of the 35 drones [1]."  # the refusal never shown
+    answer = events[-1].answer
+    assert not answer.abstained and answer.citations[0].title == passages[0].title
+
+
+def test_no_second_try_when_the_best_passage_is_a_weak_match(index_copy):
+    assistant, model = _assistant(
+        index_copy, CANNOT_ANSWER, "never asked", retrieval={"retry_similarity": 0.99}
+    )
+    events = list(assistant.stream("How many of the 35 drones launched at Kyiv were destroyed?"))
+    assert len(model.seen) == 1
+    assert "".join(e.text for e in events if e.kind == "token") == CANNOT_ANSWER
+    assert events[-1].answer.abstained
+
+
 def test_filters_reach_retrieval(index_copy):
     assistant, _ = _assistant(index_copy, "x [1].")
     answer = assistant.ask(
