@@ -13,7 +13,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -75,15 +75,18 @@ class Pump:
 
     def _run(self, start: Callable[[], Iterator[Event]]) -> None:
         current_cancel.set(self.cancel)  # this thread's context; LangChain's workers copy it
+        events = None
         try:
-            with closing(start()) as events:
-                for event in events:
-                    if self.cancel.is_set():
-                        return
-                    self._items.put(event)
+            events = start()
+            for event in events:
+                if self.cancel.is_set():
+                    return
+                self._items.put(event)
         except BaseException as exc:  # raised again in the chat's thread
             self._items.put(exc)
         finally:
+            if isinstance(events, Generator):
+                events.close()
             self._items.put(self._END)
 
     def events(self, every: float) -> Iterator[Event | None]:
