@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from collections.abc import Iterator
+from contextlib import closing
 from functools import lru_cache
 from typing import Any
 
@@ -19,6 +19,7 @@ from pydantic import ConfigDict
 
 from assistant.errors import LLMError
 from assistant.settings import LLMSettings
+from assistant.turns import current_cancel, model_turns
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ _ROLES = {"human": "user", "ai": "assistant", "system": "system"}
 
 
 @lru_cache(maxsize=2)
-def _llama(path: str, n_ctx: int, threads: int | None) -> tuple[Any, threading.Lock]:
+def _llama(path: str, n_ctx: int, threads: int | None) -> Any:
     """One loaded model per process, shared by every chat (it takes ~2 GB of memory)."""
     try:
         from llama_cpp import Llama
@@ -43,14 +44,14 @@ def _llama(path: str, n_ctx: int, threads: int | None) -> tuple[Any, threading.L
         n_batch=512,
         verbose=False,
     )
-    return llama, threading.Lock()
+    return llama
 
 
 class LocalChatModel(BaseChatModel):
-    """llama.cpp chat model over a shared, lock-guarded model instance.
+    """llama.cpp chat model over one shared model instance.
 
     Unlike `ChatLlamaCpp`, which loads its own copy per instance, every chat shares one model,
-    and the lock stops two requests from interleaving in llama.cpp's single context; the
+    and questions take turns (`turns.model_turns`) in llama.cpp's single context; the
     prompt prefix (instructions, examples) stays in llama.cpp's cache between questions.
     """
 
@@ -67,19 +68,27 @@ class LocalChatModel(BaseChatModel):
         return "llama-cpp-local"
 
     def _completion(self, messages: list[BaseMessage], stop: list[str] | None) -> Iterator[str]:
-        llama, lock = _llama(self.model_path, self.n_ctx, self.threads)
+        llama = _llama(self.model_path, self.n_ctx, self.threads)
         payload = [{"role": _ROLES.get(m.type, "user"), "content": m.text} for m in messages]
-        with lock:
-            for part in llama.create_chat_completion(
+        cancel = current_cancel.get()
+        with model_turns.turn():
+            parts = llama.create_chat_completion(
                 messages=payload,
                 temperature=self.temperature,
                 max_tokens=self.max_tokens,
                 stop=stop or [],
                 stream=True,
-            ):
-                delta = part["choices"][0]["delta"].get("content")
-                if delta:
-                    yield delta
+            )
+            # Closed here, not whenever it is collected: a stopped answer ends its decoding
+            # and gives the model to the next question at once. The cancel flag is needed as
+            # well, since closing a LangChain stream reads its model's stream to the end.
+            with closing(parts):
+                for part in parts:
+                    if cancel is not None and cancel.is_set():
+                        return
+                    delta = part["choices"][0]["delta"].get("content")
+                    if delta:
+                        yield delta
 
     def _stream(
         self,

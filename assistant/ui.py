@@ -1,7 +1,8 @@
 """Gradio web UI: chat with cited, streamed answers, and an Articles tab to manage the index.
 
-Run `python ui.py` (or `assistant ui`) and open http://127.0.0.1:7860. This is the only module
-that imports gradio; it is imported inside the functions so `import ui` stays cheap.
+Run `python ui.py` (or `assistant ui`) and open http://127.0.0.1:7860. This module holds the
+HTML built from answers and the page's layout; what each event does is in `ui_handlers`. Only
+these two import gradio, and this one only inside functions, so `import ui` stays cheap.
 
 Article text is untrusted. Every title, source, url and passage is HTML-escaped before it goes
 into the page, and the chat renders its messages as (sanitised) HTML without Markdown, so an
@@ -16,9 +17,8 @@ import logging
 import os
 import re
 import sys
-import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import closing, suppress
+from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,10 +32,8 @@ if TYPE_CHECKING:
     from assistant.types import Answer, Citation, IndexedArticle, IngestReport, Passage
     from assistant.users import Users
 
-log = logging.getLogger("assistant.ui")
-
-# Chats that may run at once. Retrieval runs in parallel; the local LLM serialises itself with a
-# lock, so a waiting chat costs only an idle thread while it shows its sources.
+# Chats that may run at once. Retrieval runs in parallel; the local LLM answers one at a time
+# (`turns`), so a waiting chat costs only idle threads while it shows its sources and its place.
 CHAT_CONCURRENCY = 8
 # Other quick events (stats, refresh) per event; index writes are one at a time.
 DEFAULT_CONCURRENCY = 4
@@ -158,14 +156,27 @@ def reading_html(passages: Sequence[Passage]) -> str:
     return f'<div class="reading"><ol>{"".join(items)}</ol></div>'
 
 
-def reading_message(passages: Sequence[Passage], done: bool, seconds: float = 0.0) -> dict:
-    """A collapsible "thought" message (Chatbot metadata), open while the answer is written."""
+def reading_message(
+    passages: Sequence[Passage], done: bool, seconds: float = 0.0, ahead: int | None = None
+) -> dict:
+    """A collapsible "thought" message (Chatbot metadata), open while the answer is written.
+
+    `ahead`: the answer is waiting for the local model behind that many questions, which the
+    note says, so a user in a busy desk sees why nothing is written yet."""
     articles = len({p.chunk.article_id for p in passages})
     title = f"Reading {len(passages)} passages from {articles} articles"
+    content = reading_html(passages)
+    if ahead is not None:
+        title += ", waiting for the model"
+        wait = f"{ahead} question{'s' if ahead != 1 else ''} ahead of yours" if ahead else "next"
+        content = (
+            f'<p class="waiting">Waiting for the model ({wait}); it answers one question '
+            "at a time.</p>" + content
+        )
     metadata: dict[str, Any] = {"title": title, "status": "done" if done else "pending"}
     if done:
         metadata["duration"] = round(seconds, 1)
-    return {"role": "assistant", "content": reading_html(passages), "metadata": metadata}
+    return {"role": "assistant", "content": content, "metadata": metadata}
 
 
 def answer_message(answer: Answer, articles: Mapping[str, IndexedArticle], filtered: bool) -> dict:
@@ -313,199 +324,18 @@ def report_html(report: IngestReport) -> str:
 # -- the app ----------------------------------------------------------------------------------
 
 
-def _user_error(exc: BaseException | str) -> Exception:
-    """A gr.Error for the user, not a traceback in the log; escaped, as Gradio renders it as
-    HTML and it may quote file names."""
-    import gradio as gr
-
-    return gr.Error(esc(str(exc)), print_exception=False)
-
-
 def build_app(assistant: Assistant, users: Users | None = None) -> gr.Blocks:
-    """The whole UI over one shared `Assistant`, with its queue and concurrency limits set.
-
-    With `users`, only editors may add or remove articles: each handler checks the logged-in
-    user's role (an API call skips the page), and viewers are not shown the Articles tab.
-    """
-    # Module-wide, so Gradio can resolve the handlers' `gr.Request` annotations (strings here).
-    global gr
+    """The page over one shared `Assistant`, its events wired to `ChatHandlers`, with the
+    queue and concurrency limits set. With `users`, viewers are not shown the Articles tab
+    (the handlers refuse their index changes in any case)."""
     import gradio as gr
 
-    from assistant.articles import LoadResult, load_file
-    from assistant.errors import AssistantError
-    from assistant.ratelimit import UserLimiter
+    from assistant.ui_handlers import ChatHandlers
 
+    handlers = ChatHandlers(assistant, users)
     settings = assistant.settings
-
-    def index_sources() -> list[str]:
-        try:
-            return list(assistant.stats()["sources"])
-        except AssistantError:
-            return []
-
-    def article_rows() -> dict[str, Any]:
-        try:
-            rows = assistant.articles()
-        except AssistantError:
-            rows = []
-        data = [[r.date or "", r.source or "", r.chunks, r.title, r.id] for r in rows]
-        return {"headers": ["date", "source", "passages", "title", "id"], "data": data}
-
-    def article_choices() -> list[tuple[str, str]]:
-        try:
-            rows = assistant.articles()
-        except AssistantError:
-            return []
-        return [(f"{r.title} ({r.date or 'no date'}, {r.id})", r.id) for r in rows]
-
-    def refresh() -> tuple[Any, ...]:
-        """Stats, article list, removal choices and source filter, from the live index."""
-        return (
-            stats_html(assistant),
-            article_rows(),
-            gr.update(choices=article_choices(), value=None),
-            gr.update(choices=index_sources()),
-        )
-
-    limiter = UserLimiter(settings.limits)
-
-    def user_key(request: gr.Request | None) -> str:
-        """Whom the question caps count against: the account, else the browser session."""
-        return str(
-            getattr(request, "username", None) or getattr(request, "session_hash", None) or "-"
-        )
-
-    def chat(
-        message: str,
-        history: list[dict[str, Any]],
-        k: float,
-        date_from: str,
-        date_to: str,
-        sources: list[str],
-        as_of: str = "",
-        request: gr.Request | None = None,
-    ) -> Iterator[list[dict[str, Any]]]:
-        """Answer with cited sources: the passages being read first, then the streamed text.
-
-        Each user (account, or browser session without a login) has at most
-        `limits.questions_at_once` questions in progress and `limits.questions_per_minute`.
-        """
-        question = (message or "").strip()
-        if not question:
-            gr.Warning("Type a question first.")
-            yield [{"role": "assistant", "content": "Please type a question."}]
-            return
-        try:
-            filters = parse_filters(date_from, date_to, sources, as_of)
-        except ValueError as exc:
-            raise _user_error(exc) from None
-        started = time.perf_counter()
-        passages: tuple[Passage, ...] = ()
-        reading = reading_message((), done=False)
-        text = ""
-        try:
-            slot = limiter.slot(user_key(request))
-            events = assistant.stream(question, history_pairs(history), int(k), filters)
-            # A stopped or abandoned chat releases the LLM and the user's slot at once.
-            with slot, closing(events):
-                for event in events:
-                    if event.kind == "sources":
-                        passages = event.passages
-                        reading = reading_message(passages, done=False)
-                        yield [reading]
-                    elif event.kind == "token":
-                        text += event.text
-                        yield [reading, {"role": "assistant", "content": paragraphs(text)}]
-                    elif event.answer is not None:
-                        answer = event.answer
-                        final = answer_message(
-                            answer, assistant.index().articles, filters is not None
-                        )
-                        if answer.abstained:
-                            yield [final]
-                        else:
-                            seconds = time.perf_counter() - started
-                            yield [reading_message(passages, done=True, seconds=seconds), final]
-        except AssistantError as exc:
-            raise _user_error(exc) from None
-
-    def role(request: gr.Request | None) -> str:
-        """The caller's role: everyone edits when there is no users list (local use)."""
-        if users is None:
-            return "editor"
-        return users.role(getattr(request, "username", None)) or "none"
-
-    def require_editor(request: gr.Request | None, action: str) -> None:
-        """Refuse (and log) an index change by anyone but an editor."""
-        if role(request) == "editor":
-            return
-        name = getattr(request, "username", None)
-        log.warning("refused %s: user %r has role %s, not editor", action, name, role(request))
-        raise _user_error(
-            f"Your account ({name}, {role(request)}) may not change the index; ask an editor."
-        )
-
-    def articles_tab(request: gr.Request) -> Any:
-        return gr.update(visible=role(request) == "editor")
-
-    def add_files(
-        files: list[str] | None,
-        request: gr.Request,
-        progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008 (Gradio's idiom)
-    ) -> tuple[Any, ...]:
-        """Index uploaded files, keyed by their original names so a re-upload is "unchanged"."""
-        require_editor(request, "add_files")
-        if not files:
-            raise _user_error("Choose one or more article files first.")
-        if len(files) > settings.limits.upload_files:
-            raise _user_error(
-                f"{len(files)} files chosen; at most {settings.limits.upload_files} per upload "
-                "(limits.upload_files). Add them in smaller batches."
-            )
-        result = LoadResult()
-        for path in progress.tqdm(files, desc="Reading files"):
-            name = os.path.basename(path)  # Gradio keeps the original name in a random folder
-            load_file(Path(path), name, result, settings.max_article_bytes, name=name)
-        try:
-            progress(0, desc="Embedding passages")
-            report = assistant.add_loaded(result, progress=True)
-        except AssistantError as exc:
-            raise _user_error(exc) from None
-        return (report_html(report), None, *refresh())
-
-    def add_urls(
-        text: str | None,
-        request: gr.Request,
-        progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008 (Gradio's idiom)
-    ) -> tuple[Any, ...]:
-        """Fetch web pages and feeds (one URL a line) and index them; failures say why."""
-        require_editor(request, "add_urls")
-        urls = [u.strip() for u in (text or "").splitlines() if u.strip()]
-        if not urls:
-            raise _user_error("Paste one or more web page or feed URLs first.")
-        try:
-            report = assistant.add_urls(urls, progress=True)
-        except AssistantError as exc:
-            raise _user_error(exc) from None
-        return (report_html(report), "", *refresh())
-
-    def remove_article(article_id: str | None, request: gr.Request) -> tuple[Any, ...]:
-        """Remove one article from the index; the chat stops citing it at once."""
-        require_editor(request, "remove_article")
-        if not article_id:
-            raise _user_error("Choose an article to remove first.")
-        try:
-            report = assistant.remove_articles([article_id])
-        except AssistantError as exc:
-            raise _user_error(exc) from None
-        return (report_html(report), *refresh())
-
-    sources = index_sources()
-    try:
-        count = len(assistant.index().articles)
-        placeholder = f"Ask about the {count} indexed news articles. Answers cite their sources."
-    except AssistantError:
-        placeholder = "No index yet: add articles in the Articles tab, then ask here."
+    sources = handlers.index_sources()
+    placeholder = handlers.placeholder()
 
     with gr.Blocks(title="News assistant", analytics_enabled=False) as demo:
         gr.Markdown("## News assistant\nAnswers from your news articles, with cited passages.")
@@ -556,7 +386,7 @@ def build_app(assistant: Assistant, users: Users | None = None) -> gr.Blocks:
                     buttons=["copy", "copy_all"],
                 )
                 gr.ChatInterface(
-                    chat,
+                    handlers.chat,
                     chatbot=chatbot,
                     textbox=gr.Textbox(
                         placeholder="Ask a question about the articles…",
@@ -567,6 +397,8 @@ def build_app(assistant: Assistant, users: Users | None = None) -> gr.Blocks:
                     ),
                     additional_inputs=[k_slider, date_from, date_to, source_filter, as_of],
                     concurrency_limit=CHAT_CONCURRENCY,
+                    # the queue position and elapsed time, without hiding the conversation
+                    show_progress="minimal",
                     analytics_enabled=False,
                     fill_height=False,
                 )
@@ -592,11 +424,11 @@ def build_app(assistant: Assistant, users: Users | None = None) -> gr.Blocks:
                 report = gr.HTML()
                 with gr.Row():
                     remove_choice = gr.Dropdown(
-                        choices=article_choices(), label="Article to remove", scale=3
+                        choices=handlers.article_choices(), label="Article to remove", scale=3
                     )
                     remove_btn = gr.Button("Remove", variant="stop", scale=1)
                 table = gr.Dataframe(
-                    value=article_rows(),
+                    value=handlers.article_rows(),
                     interactive=False,
                     wrap=True,
                     label="Indexed articles",
@@ -606,7 +438,7 @@ def build_app(assistant: Assistant, users: Users | None = None) -> gr.Blocks:
 
         listing = [stats, table, remove_choice, source_filter]
         add_btn.click(
-            add_files,
+            handlers.add_files,
             [files],
             [report, files, *listing],
             api_name="add_files",
@@ -614,7 +446,7 @@ def build_app(assistant: Assistant, users: Users | None = None) -> gr.Blocks:
             concurrency_id="index_write",
         )
         urls_btn.click(
-            add_urls,
+            handlers.add_urls,
             [urls],
             [report, urls, *listing],
             api_name="add_urls",
@@ -622,17 +454,17 @@ def build_app(assistant: Assistant, users: Users | None = None) -> gr.Blocks:
             concurrency_id="index_write",
         )
         remove_btn.click(
-            remove_article,
+            handlers.remove_article,
             [remove_choice],
             [report, *listing],
             api_name="remove_article",
             concurrency_limit=1,
             concurrency_id="index_write",
         )
-        refresh_btn.click(refresh, None, listing, api_name="refresh")
-        demo.load(refresh, None, listing, api_visibility="undocumented")
+        refresh_btn.click(handlers.refresh, None, listing, api_name="refresh")
+        demo.load(handlers.refresh, None, listing, api_visibility="undocumented")
         if users is not None:
-            demo.load(articles_tab, None, articles, api_visibility="private")
+            demo.load(handlers.articles_tab, None, articles, api_visibility="private")
 
     demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=QUEUE_SIZE)
     return demo

@@ -3,7 +3,8 @@
 The app is served in this process over a copy of the default index; every user is its own
 gradio_client session (so its own user for the per-user caps) and asks one sample question.
 Per user: seconds to the first answer token and to the end, whether the request ever waited in
-Gradio's queue with a position, and whether it failed. The baseline is one user alone, asked
+Gradio's queue with a position or showed the chat's note waiting for the model (and how many
+questions were ahead), and whether it failed. The baseline is one user alone, asked
 first in the same run: with one model answering one question at a time, the p95 of N users is
 about N times that.
 
@@ -13,29 +14,21 @@ about N times that.
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import socket
 import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 from _common import percentile, summary, table
 
-from assistant import Assistant
+from assistant import Assistant, ui
 from assistant.evaluation import load_qa
 from assistant.settings import DEFAULT_INDEX_DIR, PROJECT_DIR
 
-
-def load_ui() -> Any:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("ui", PROJECT_DIR / "ui.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+AHEAD = re.compile(r"Waiting for the model \((\d+|next)")
 
 
 def one_user(url: str, question: str, start: threading.Barrier, out: dict) -> None:
@@ -53,6 +46,10 @@ def one_user(url: str, question: str, start: threading.Barrier, out: dict) -> No
             if status.rank is not None and status.rank > 0 and queued_at is None:
                 queued_at = status.rank
             outputs = job.outputs()
+            for o in outputs[-1:]:  # the "Reading" note says how many are ahead for the model
+                if match := AHEAD.search(o[0]["content"] if o else ""):
+                    ahead = 0 if match[1] == "next" else int(match[1])
+                    out["ahead"] = max(out.get("ahead", 0), ahead)
             # a token shows as a second message under the (pending) "Reading" note
             if out.get("first") is None and any(len(o) == 2 for o in outputs):
                 out["first"] = time.perf_counter() - began
@@ -91,7 +88,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     qa = [item.question for item in load_qa(PROJECT_DIR / "data" / "sample" / "qa.jsonl")]
     questions = [qa[i % len(qa)] for i in range(args.users)]
-    ui = load_ui()
     with tempfile.TemporaryDirectory(prefix="bench-concurrency-") as tmp:
         index = Path(tmp) / "index"
         shutil.copytree(DEFAULT_INDEX_DIR, index)
@@ -116,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = [r for r in crowd if not r.get("ok")]
     unsourced = [r for r in crowd if r.get("ok") and not r.get("sources")]
     queued = [r["queued_at"] for r in crowd if r.get("queued_at")]
+    waited = [r["ahead"] for r in crowd if "ahead" in r]
     rows = [
         ["1 user alone", f"{alone['first']:.1f}", "-", f"{alone['total']:.1f}", "-"],
         [
@@ -130,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{len(failed)} failed, {len(unsourced)} answered without sources (abstained); "
         f"{len(queued)} waited in Gradio's queue with a position "
-        f"(highest {max(queued, default=0)}); wall {wall:.0f} s"
+        f"(highest {max(queued, default=0)}); {len(waited)} showed a waiting note for the "
+        f"model (most ahead {max(waited, default=0)}); wall {wall:.0f} s"
     )
     for r in failed:
         print("  failed:", r.get("error"))

@@ -7,6 +7,7 @@ one `llm` test goes through the bundled local model.
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import socket
@@ -489,3 +490,102 @@ def test_local_llm_answer_through_the_ui(index_copy: Path) -> None:
     answer, sources = answer_and_sources(outputs[-1])
     assert "30" in answer and "[1]" in answer
     assert DRONES_TITLE in sources
+
+
+class SlowLlama:
+    """Stands in for llama.cpp under the real `LocalChatModel`: one word every `delay` s, and
+    a record of each stream's start, words and close (queueing is tested here, not answers)."""
+
+    def __init__(self, words: list[int], delay: float = 0.1) -> None:
+        self.words, self.delay = words, delay
+        self.streams: list[dict[str, Any]] = []
+
+    def create_chat_completion(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        record: dict[str, Any] = {"words": 0, "closed": None, "started": time.monotonic()}
+        self.streams.append(record)
+        count = self.words[min(len(self.streams), len(self.words)) - 1]
+
+        def parts() -> Iterator[dict[str, Any]]:
+            try:
+                for i in range(count):
+                    time.sleep(self.delay)
+                    record["words"] += 1
+                    yield {"choices": [{"delta": {"content": f"w{i} "}}]}
+            finally:
+                record["closed"] = time.monotonic()
+
+        return parts()
+
+
+def test_a_closed_tab_frees_its_slot_and_stops_the_model(
+    index_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One chat at a time: A's tab closes mid-answer, B's question starts at once."""
+    import httpx
+
+    from assistant import llms
+    from assistant.turns import model_turns
+
+    llama = SlowLlama([600, 5])  # A's answer would take a minute, B's half a second
+    monkeypatch.setattr(llms, "_llama", lambda *args: llama)
+    monkeypatch.setattr(ui, "CHAT_CONCURRENCY", 1)
+    model = llms.LocalChatModel(model_path="slow.gguf")
+    limits = {"questions_at_once": 1}
+    assistant = Assistant(index_dir=index_copy, chat_model=model, limits=limits)
+    with running(assistant) as url:
+        c = client(url)
+        chat = next(e for e in c.endpoints.values() if e.api_name == "/chat")
+        session = "closed-tab"
+        data = chat.insert_empty_state(DRONES_Q, 5, "", "", [], "")
+        with httpx.Client(timeout=30) as http:
+            # A browser tab: join the queue, read the event stream, then go away mid-answer.
+            join = {"data": data, "fn_index": chat.fn_index, "session_hash": session}
+            http.post(c.sse_data_url, json=join).raise_for_status()
+            with http.stream("GET", c.sse_url, params={"session_hash": session}) as events:
+                for line in events.iter_lines():
+                    if line.startswith("data:") and "w2 " in line:
+                        break  # A's answer is being written
+        closed = time.monotonic()
+        started = time.perf_counter()
+        b = ask(client(url), DRONES_Q)
+        b_seconds = time.perf_counter() - started
+        a_stream = llama.streams[0]
+        print(
+            f"\nA's stream closed {a_stream['closed'] - closed:.2f}s after the tab, after "
+            f"{a_stream['words']} of 600 words; B's whole answer took {b_seconds:.2f}s"
+        )
+        assert a_stream["closed"] is not None and a_stream["closed"] - closed < 5
+        assert a_stream["words"] < 100
+        assert b_seconds < 20, "B waited for A's abandoned answer"
+        assert any(len(o) == 2 and "w4" in o[-1]["content"] for o in b), b[-1]
+        assert model_turns.ahead(threading.Event()) is None and not model_turns._busy
+        # A's question slot (questions_at_once=1) was freed too: the same session asks again.
+        again = {**join, "data": chat.insert_empty_state(DRONES_Q, 5, "", "", [], "")}
+        with httpx.Client(timeout=60) as http:
+            http.post(c.sse_data_url, json=again).raise_for_status()
+            with http.stream("GET", c.sse_url, params={"session_hash": session}) as events:
+                messages = (json.loads(x[5:]) for x in events.iter_lines() if x[:5] == "data:")
+                done = next(m for m in messages if m["msg"] == "process_completed")
+        assert done["success"], done
+
+
+def test_a_question_waiting_for_the_model_says_so(
+    index_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assistant import llms
+
+    llama = SlowLlama([30, 5])  # A holds the model for about three seconds
+    monkeypatch.setattr(llms, "_llama", lambda *args: llama)
+    model = llms.LocalChatModel(model_path="slow.gguf")
+    assistant = Assistant(index_dir=index_copy, chat_model=model)
+    with running(assistant) as url:
+        a = client(url).submit(DRONES_Q, 5, "", "", [], "", api_name="/chat")
+        while not any(len(o) == 2 for o in a.outputs()):  # A's answer is being written
+            time.sleep(0.05)
+        b = ask(client(url), DRONES_Q)
+        a.result()
+    notes = [o[0] for o in b if "waiting" in o[0].get("metadata", {}).get("title", "")]
+    assert notes, "B showed no waiting note"
+    assert "Waiting for the model (1 question ahead of yours)" in text_of(notes[0]["content"])
+    assert notes[0]["metadata"]["title"].startswith("Reading 5 passages")
+    assert any(len(o) == 2 and "w4" in o[-1]["content"] for o in b), "B was not answered"
