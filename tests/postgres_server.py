@@ -72,8 +72,12 @@ class Server:
             shutil.rmtree(self.data.parent, ignore_errors=True)
 
 
-def start() -> Server:
-    """initdb and start a server; raises with the reason when it cannot."""
+def start(settings: dict[str, str] | None = None) -> Server:
+    """initdb and start a server; raises with the reason when it cannot.
+
+    `settings` are extra server settings (`-c name=value`), e.g. a larger `shared_buffers`
+    for the scale bench.
+    """
     bin_dir = _bin_dir()
     _ensure_user()
     root = Path(tempfile.mkdtemp(prefix="assistant-pg-"))
@@ -102,6 +106,8 @@ def start() -> Server:
             f"-p {port} -c listen_addresses=127.0.0.1 -k {data} -c fsync=off "
             "-c full_page_writes=off -c max_connections=200"
         )
+        for name, value in (settings or {}).items():
+            options += f" -c {name}={value}"
         _run(
             [
                 str(bin_dir / "pg_ctl"),

@@ -203,3 +203,38 @@ def test_postgres_broad_filters_search_the_graph_and_fill_k(sample_index, pg_url
     monkeypatch.setattr(postgres, "EXACT_BELOW", 0)
     graph = [p.chunk.id for p in assistant.retrieve("Kissinger ceasefire", k=4, filters=source)]
     assert len(graph) == 4 and graph == exact
+
+
+def test_postgres_keyword_pruning_keeps_the_exact_bm25_top_k(sample_index, pg_url, monkeypatch):
+    """Scoring the rare terms' chunks first, and ruling the rest out by a bound, gives the
+    full scan's top k, with or without a filter."""
+    from assistant.stores import postgres
+
+    migrate(Settings(index_dir=sample_index), pg_url)
+    view = open_store(Settings(store={"url": pg_url})).load()
+    searches = [
+        (question, flt)
+        for question in (*QUESTIONS, "Odesa power grid drone strikes Kherson market")
+        for flt in (Filters(), Filters(sources=("Kyiv Wire",)))
+    ]
+    scanned: list[int] = []  # how many query terms each scoring query looked up chunks by
+    query = view.query
+
+    def counting(sql: str, params: Any = None, setup: str | None = None) -> list:
+        if "term_ids &&" in sql:
+            scanned.append(len(params[1]))
+        return query(sql, params, setup)
+
+    monkeypatch.setattr(view, "query", counting)
+
+    def search(question: str, flt: Filters) -> tuple[list, int]:
+        scanned.clear()
+        return view.keyword_search(question, 5, flt), scanned[-1]
+
+    monkeypatch.setattr(postgres, "RARE_POSTINGS", 10**9)
+    full = [search(q, f) for q, f in searches]
+    monkeypatch.setattr(postgres, "RARE_POSTINGS", 1)  # start from the rarest term alone
+    pruned = [search(q, f) for q, f in searches]
+    assert [rows for rows, _ in pruned] == [rows for rows, _ in full]
+    # some searches were settled by their rarer terms, without scanning the common ones
+    assert any(last < every for (_, last), (_, every) in zip(pruned, full, strict=True))

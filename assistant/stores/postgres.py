@@ -62,6 +62,10 @@ EF_SEARCH_FILTERED = 400
 # the graph kept 0.94-0.95 of the exact top 10 (ef_search 200-400), exact search all of it in
 # about the same time (13 ms against 16 ms on a loaded 2-core machine).
 EXACT_BELOW = 20_000
+# Keyword search first scores the chunks holding the query's rarest terms, up to this many
+# postings (document frequencies summed), then four times as many, ... until the chunks holding
+# only the other terms are ruled out (see keyword_search).
+RARE_POSTINGS = 3_000
 # Memory for building the HNSW graph in one go (~1.6 KB a chunk at dim 384): past it, the
 # build slows down several-fold.
 BUILD_MEMORY = "1GB"
@@ -425,6 +429,15 @@ class PostgresView(IndexView):
         return sorted(((r[0], float(r[1])) for r in rows), key=lambda r: -r[1])[:k]
 
     def keyword_search(self, question: str, k: int, filters: Filters) -> list[Row]:
+        """BM25 as a sparse inner product, exact, scoring as few chunks as it can (MaxScore).
+
+        A chunk's BM25 weight for a term is below k1 + 1, so a chunk holding none of the
+        query's rarer terms scores below (k1 + 1) times the IDF of the common ones. The chunks
+        holding a rare term (few, found through the GIN index) are scored first; when their
+        k-th score reaches that bound, no other chunk can enter the top k and the chunks
+        holding only common terms (tens of thousands at 100k chunks) are never read.
+        Otherwise every chunk holding a query term is scored.
+        """
         from pgvector import SparseVector
 
         tokens = sorted(set(tokenize([question])[0]))
@@ -439,14 +452,37 @@ class PostgresView(IndexView):
             return []
         n = terms[0][2]["chunks"]
         idf = {tid: math.log(1 + (n - df + 0.5) / (df + 0.5)) for tid, df, _ in terms}
-        params: list[Any] = [SparseVector(idf, TERM_DIMS)]
+        vector = SparseVector(idf, TERM_DIMS)
+        params: list[Any] = []
         where = _where(filters, params)
-        rows = self.query(  # the GIN index finds the chunks holding a query term
-            "SELECT row_id FROM assistant_chunks WHERE term_ids && %s::int[] AND "
-            f"{where} ORDER BY terms <#> %s LIMIT %s",
-            [list(idf), *params[1:], params[0], k],
-        )
-        return [r[0] for r in rows]
+
+        def top(term_ids: list[int]) -> list[tuple[Any, ...]]:
+            return self.query(
+                "SELECT row_id, -(terms <#> %s) FROM assistant_chunks "
+                f"WHERE term_ids && %s::int[] AND {where} ORDER BY terms <#> %s LIMIT %s",
+                [vector, term_ids, *params, vector, k],
+            )
+
+        by_df = sorted(terms, key=lambda t: t[1])
+        budget, taken, postings = RARE_POSTINGS, 0, 0
+        while True:  # widen the rare terms fourfold in postings until the bound holds
+            while taken < len(by_df) and (taken == 0 or postings + by_df[taken][1] <= budget):
+                postings += by_df[taken][1]
+                taken += 1
+            if taken == len(by_df):
+                break
+            rare = [t[0] for t in by_df[:taken]]
+            bound = (BM25_K1 + 1) * sum(idf[t[0]] for t in by_df[taken:])
+            rows = top(rare)
+            if len(rows) == k and rows[-1][1] >= bound:
+                return [r[0] for r in rows]
+            budget *= 4
+        return [r[0] for r in top(list(idf))]
+
+    def newest_date(self) -> str | None:
+        """Asked on every question: the date index's last entry, not `stats()` (which counts
+        every chunk)."""
+        return self.query("SELECT max(date) FROM assistant_articles")[0][0]
 
     def first_rows(self, article_ids: list[str]) -> dict[str, Row]:
         rows = self.query(
@@ -595,7 +631,12 @@ class PostgresWriter(Writer):
         if chunks:
             self._insert_chunks(chunks, vectors, {r.id: r for r in records}, stats)
         if fresh:  # building the graph once after loading is far faster than per row
-            conn.execute(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'")
+            conn.execute(  # unless the server's own setting is larger (a big load)
+                "SELECT set_config('maintenance_work_mem', (greatest(pg_size_bytes("
+                "current_setting('maintenance_work_mem')), pg_size_bytes(%s)) / 1024)::text "
+                "|| 'kB', true)",
+                (BUILD_MEMORY,),
+            )
             conn.execute(
                 "CREATE INDEX assistant_chunks_hnsw ON assistant_chunks "
                 "USING hnsw (embedding vector_cosine_ops)"
