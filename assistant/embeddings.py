@@ -277,11 +277,11 @@ class Embedder(Embeddings):
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         blocks = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         threads = torch.get_num_threads()
-        # One block per core instead of one block on all cores; and a lone text (a question)
-        # on one thread: on a busy 2-core machine two threads waiting for each other took
-        # 1.2 s to embed a question that one thread embeds in 30 ms.
-        if len(blocks) > 1 or len(texts) == 1:
-            torch.set_num_threads(1)
+        # One block per core instead of one block on all cores; and a lone block (a question,
+        # or a question and the sentences of its passages) on one thread as well: on a busy
+        # 2-core machine two threads waiting for each other took 1.2 s to embed a question
+        # that one thread embeds in 30 ms.
+        torch.set_num_threads(1)
         try:
             return _run_batches(blocks, run, self.dim, progress)
         finally:
