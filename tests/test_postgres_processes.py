@@ -47,25 +47,33 @@ READER = """
 import sys, time
 from assistant import Assistant
 
-# An app server: answers a question each time it is sent one, says whether the llama article
-# was cited and when the question started and was answered.
+# An app server: answers a question each time it is sent one, and says when it started, when
+# it had the sources (the UI shows them first) and when it had the answer, and whether the
+# llama article was among the sources and cited.
 assistant = Assistant(store={"url": sys.argv[1]}, llm={"backend": "passages"})
 assistant.ask("How many llamas were counted?")
 print("ready", flush=True)
 for _ in sys.stdin:
-    started = time.time()
-    answer = assistant.ask("How many llamas were counted?")
-    cited = any(c.title == "Llama census" for c in answer.citations)
-    print("cited" if cited else "missing", started, time.time(), flush=True)
+    started, found = time.time(), None
+    for event in assistant.stream("How many llamas were counted?"):
+        if event.kind == "sources":
+            found = any(p.title == "Llama census" for p in event.passages), time.time()
+        if event.answer is not None:
+            cited = any(c.title == "Llama census" for c in event.answer.citations)
+    word = "cited" if cited and found[0] else "missing"
+    print(word, started, found[1], time.time(), flush=True)
 """
 
-# Wall-clock bound from the writer's commit to both servers' answers citing the new article.
-# Nothing delays visibility (the first question after the commit must cite it, asserted
-# exactly); what is left is the CPU for one answer that cites it (the passages backend embeds
-# the passages' sentences: 0.3-0.6 s, against 0.07 s for a refusal), here on two processes at
-# once: 2.7-8 s of wall clock were seen under `nice -n 10` on 2 cores loaded to 6-10. A
-# regression that reloads a model or rebuilds an index per write would go well past this.
-VISIBLE_WITHIN = 15.0
+# Wall-clock bounds from the writer's commit to both servers having the new article among
+# their sources, and citing it in their answers. Nothing delays visibility (the first question
+# after the commit must cite it, asserted exactly); what is left is CPU for two processes at
+# once: embedding the question and searching, then, for the answer, the passages backend
+# embedding the passages' sentences. Under `nice -n 10` on 2 cores loaded to 10 by other jobs:
+# sources 0.22 s and answers 0.69 s after the commit. A regression that reloads a model or
+# rebuilds an index per write, or runs the encoder on two threads again (answers then took
+# 7-9 s here), would go past these.
+SOURCES_WITHIN = 5.0
+CITED_WITHIN = 5.0
 
 
 def _spawn(script: str, *args: str) -> subprocess.Popen:
@@ -155,20 +163,21 @@ def test_two_servers_cite_what_a_cli_writer_adds(pg_sample, tmp_path):
     committed = time.time()  # within 10 ms of the writer's commit
     _ask(readers)
     # The first question after the commit cites the article: no cache or poll in between.
-    answers = [_expect(reader, "cited").split() for reader in readers]
-    lags = [float(end) - committed for _, _, end in answers]
-    took = [float(end) - float(start) for _, start, end in answers]
+    answers = [[float(t) for t in _expect(reader, "cited").split()[1:]] for reader in readers]
+    sources = [found - committed for _, found, _ in answers]
+    cited = [end - committed for _, _, end in answers]
+    refusals = [float(end) - float(start) for _, start, _, end in earlier]
     print(
-        f"both app servers cited the new article {max(lags):.2f}s after the writer committed "
-        f"(answering took {', '.join(f'{t:.2f}' for t in took)}s; before the write "
-        f"{', '.join(f'{float(end) - float(start):.2f}' for _, start, end in earlier)}s)"
+        f"both app servers had the new article among their sources {max(sources):.2f}s and "
+        f"cited it {max(cited):.2f}s after the writer committed (a refusal before the write "
+        f"took {max(refusals):.2f}s)"
     )
     out, err = writer.communicate(timeout=300)
     assert writer.returncode == 0 and "1 added" in out, err
     for reader in readers:
         reader.stdin.close()
         assert reader.wait(30) == 0
-    assert max(lags) < VISIBLE_WITHIN
+    assert max(sources) < SOURCES_WITHIN and max(cited) < CITED_WITHIN
     assert Assistant(store={"url": pg_sample}).stats()["articles"] == 13
 
 
