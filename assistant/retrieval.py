@@ -1,9 +1,9 @@
 """Find the passages for a question: dense and BM25 rankings fused by reciprocal rank.
 
 Dense search finds paraphrases; BM25 finds names and numbers the small embedding model blurs.
-After fusion: an article's opening chunk may be lifted (news is written lede-first), recent
-articles may be preferred, then at most `per_article` passages per article, no two copies of
-one story, optional MMR, and an optional budget of characters.
+After fusion: recent articles may be preferred, then at most `per_article` passages per
+article (the second one its opening chunk when that was found: news is written lede-first),
+no two copies of one story, optional MMR, and an optional budget of characters.
 """
 
 from __future__ import annotations
@@ -79,8 +79,6 @@ def rank(
     budget: int | None = None,
 ) -> list[Passage]:
     """Fuse the rankings, then pick passages: per-article cap, no near-duplicates, budget."""
-    import numpy as np
-
     fused: dict[Row, float] = defaultdict(float)
     for position, (row, _) in enumerate(found.dense):
         fused[row] += settings.dense_weight / (settings.rrf_k + position + 1)
@@ -91,13 +89,6 @@ def rank(
     rows = list(fused)
     fetched, vectors = data.fetch(rows)
     chunks = dict(zip(rows, fetched, strict=True))
-    if settings.lede_weight:
-        ledes = _lift_ledes(data, fused, chunks, settings.lede_weight)
-        if ledes:
-            more, more_vectors = data.fetch(ledes)
-            chunks.update(zip(ledes, more, strict=True))
-            rows += ledes
-            vectors = np.concatenate([vectors, more_vectors])
     if when is not None and (settings.recency_weight or settings.window_weight):
         _prefer_recent(data, fused, chunks, settings, when)
     similarity = dict(zip(rows, (vectors @ found.query).tolist(), strict=True))
@@ -133,22 +124,6 @@ def rank(
         if len(picked) == k or budget <= 0:
             break
     return [_passage(data, chunks[row], similarity[row]) for row in picked]
-
-
-def _lift_ledes(
-    data: IndexView, fused: dict[Row, float], chunks: dict[Row, Chunk], weight: float
-) -> list[Row]:
-    """News is written lede-first: each candidate article's opening chunk joins the
-    candidates with a share of that article's best score. Returns the rows not yet fetched."""
-    best: dict[str, float] = {}
-    for row, chunk in chunks.items():
-        best[chunk.article_id] = max(best.get(chunk.article_id, 0.0), fused[row])
-    added = []
-    for article_id, row in data.first_rows(list(best)).items():
-        if row not in chunks:
-            added.append(row)
-        fused[row] += weight * best[article_id]
-    return added
 
 
 def _prefer_recent(

@@ -369,29 +369,11 @@ RANKING_VARIANTS: dict[str, dict[str, Any]] = {
     "per_article 1": {"per_article": 1},
     "per_article 3": {"per_article": 3},
     "no dedup": {"max_overlap": 1.0},
-    "fetch 40": {"fetch_k": 40},
-    "lede 0.3": {"lede_weight": 0.3},
+    "fetch 20": {"fetch_k": 20},
+    "no lede slot": {"lede_slot": False},
     "no as-of": {"as_of": False},
-    "recency 0.5": {"recency_weight": 0.5},
-    "window 1": {"window_weight": 1.0},
-    "recency 0.5 window 1": {"recency_weight": 0.5, "window_weight": 1.0},
-    "recency 0.5 window 1 lede 0.3": {
-        "recency_weight": 0.5,
-        "window_weight": 1.0,
-        "lede_weight": 0.3,
-    },
-    "recency 0.5 window 1 per_article 3": {
-        "recency_weight": 0.5,
-        "window_weight": 1.0,
-        "per_article": 3,
-    },
-    "recency 1 window 1": {"recency_weight": 1.0, "window_weight": 1.0},
-    "lede slot": {"lede_slot": True},
-    "recency 0.5 window 1 lede slot": {
-        "recency_weight": 0.5,
-        "window_weight": 1.0,
-        "lede_slot": True,
-    },
+    "no recency": {"recency_weight": 0.0, "window_weight": 0.0},
+    "recency 1": {"recency_weight": 1.0},
 }
 
 

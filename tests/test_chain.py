@@ -182,9 +182,9 @@ def test_the_previous_answers_sources_are_offered_again(index_copy):
     # a rewrite that points elsewhere, and a follow-up whose own words find other passages
     rewrite = "What is the price cap on Russian seaborne oil?"
     question = "Please tell me more about the wider background."
-    # without the lede lift and the recency preference, which bring the cited opening chunk
+    # without the lede slot and the recency preference, which bring the cited opening chunk
     # of the second-newest article back on their own for so vague a question
-    plain = {"lede_weight": 0, "recency_weight": 0}
+    plain = {"lede_slot": False, "recency_weight": 0}
     assistant, _ = _assistant(index_copy, rewrite, "x", retrieval=plain)
     for query in (rewrite, question):
         assert cited.chunk.id not in [p.chunk.id for p in assistant.retrieve(query)]

@@ -33,12 +33,6 @@ def test_unanswerable_question_is_refused(local):
     assert reply.citations == ()
 
 
-@pytest.mark.xfail(
-    reason="issue 14, open: the bundled 1.5B model misses the Kherson follow-up (it refuses, "
-    "or gives another figure of the article); lifting the lede fixes turn one but then it "
-    "answers the Kissinger question from the wrong passage",
-    strict=False,
-)
 def test_follow_up_question_uses_the_conversation(local):
     first = local.ask("What happened in central Kherson on December 24, 2022?")
     assert not first.abstained, first.text

@@ -49,12 +49,6 @@ def bot() -> Assistant:
     return Assistant(index_dir=DEFAULT_INDEX_DIR, retrieval={"k": 4}, llm={"backend": "llamacpp"})
 
 
-@pytest.mark.xfail(
-    reason="issue 14, open: the bundled 1.5B model misses the Kherson follow-up (it refuses, "
-    "or gives another figure of the article); lifting the lede fixes turn one but then it "
-    "answers the Kissinger question from the wrong passage",
-    strict=False,
-)
 def test_kherson_conversation_from_python(bot):
     """README: the first answer states at least 10 killed, the follow-up 55 wounded, cited."""
     first = bot.ask(KHERSON)
@@ -94,12 +88,6 @@ def test_kissinger_proposal_from_the_command_line():
     assert "ceasefire" in reply["text"].lower() and reply["citations"], reply["text"]
 
 
-@pytest.mark.xfail(
-    reason="issue 14, open: the bundled 1.5B model misses the Kherson follow-up (it refuses, "
-    "or gives another figure of the article); lifting the lede fixes turn one but then it "
-    "answers the Kissinger question from the wrong passage",
-    strict=False,
-)
 def test_kherson_conversation_in_assistant_chat():
     """The same two turns typed into `assistant chat` in a child process."""
     env = {**os.environ, "PYTHONPATH": str(PROJECT_DIR), "HF_HUB_OFFLINE": "1"}

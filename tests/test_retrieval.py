@@ -87,7 +87,7 @@ def test_as_of_hides_later_articles_and_this_week_prefers_recent_ones(tmp_path: 
     assert [p.date for p in early] == ["2023-01-03"]
 
 
-def test_the_lede_joins_its_article_when_lifted(tmp_path: Path):
+def test_an_articles_second_passage_is_its_lede(tmp_path: Path):
     lede = (
         "Shelling killed at least 10 people and wounded 55 in central Kherson on Saturday, "
         "regional officials said."
@@ -99,6 +99,9 @@ def test_the_lede_joins_its_article_when_lifted(tmp_path: Path):
     )
     record = _record(1, f"{lede}\n\n{body}", title="Shelling of central Kherson")
     other = _record(2, "Markets in Odesa reopened with generators humming in the evenings.")
-    lifted = _index(tmp_path, [record, other], retrieval={"lede_weight": 1.0, "per_article": 1})
-    passages = lifted.retrieve("What happened at the market and its generators in Kherson?", k=2)
-    assert passages[0].chunk.start == 0
+    question = "What happened at the market and its generators in Kherson?"
+    for slot in (True, False):
+        assistant = _index(tmp_path / str(slot), [record, other], retrieval={"lede_slot": slot})
+        passages = [p for p in assistant.retrieve(question, k=3) if p.title == record["title"]]
+        assert len(passages) == 2 and passages[0].chunk.start > 0  # the best chunk stays first
+        assert (passages[1].chunk.start == 0) is slot

@@ -77,10 +77,6 @@ class IndexView(ABC):
     def fetch(self, rows: list[Row]) -> tuple[list[Chunk], np.ndarray]:
         """The chunks `rows` name and their vectors, in the order of `rows`."""
 
-    @abstractmethod
-    def first_rows(self, article_ids: list[str]) -> dict[str, Row]:
-        """The row of each article's opening chunk (for lifting ledes in ranking)."""
-
     def article_dates(self, article_ids: set[str]) -> dict[str, str | None]:
         """The date of each article (YYYY-MM-DD, or None)."""
         return {aid: self.articles[aid].date for aid in article_ids}

@@ -149,16 +149,6 @@ class IndexData(IndexView):
         top = top[np.argsort(-scores[top])]
         return [int(i) for i in top if scores[i] > 0]
 
-    def first_rows(self, article_ids: list[str]) -> dict[str, Row]:
-        if "first_rows" not in self._cache:
-            first: dict[str, int] = {}
-            for row, chunk in enumerate(self.chunks):
-                if chunk.article_id not in first:  # chunks are stored in article order
-                    first[chunk.article_id] = row
-            self._cache["first_rows"] = first
-        first = self._cache["first_rows"]
-        return {aid: first[aid] for aid in article_ids if aid in first}
-
     def newest_date(self) -> str | None:
         if "newest" not in self._cache:
             dates = [a.date for a in self.articles.values() if a.date]

@@ -484,13 +484,6 @@ class PostgresView(IndexView):
         every chunk)."""
         return self.query("SELECT max(date) FROM assistant_articles")[0][0]
 
-    def first_rows(self, article_ids: list[str]) -> dict[str, Row]:
-        rows = self.query(
-            "SELECT article_id, row_id FROM assistant_chunks WHERE id = ANY(%s)",
-            ([f"{aid}:0" for aid in article_ids],),  # chunk ids count from 0 in each article
-        )
-        return dict(rows)
-
     def article_dates(self, article_ids: set[str]) -> dict[str, str | None]:
         rows = self.query(
             "SELECT id, date FROM assistant_articles WHERE id = ANY(%s)", (list(article_ids),)
