@@ -130,6 +130,25 @@ def _names_supported(sentence: str, question: str, passages: list[Passage]) -> b
     )
 
 
+def _supported(sentence: str, question: str, passages: list[Passage]) -> bool:
+    return _numbers_supported(sentence, question, passages) and _names_supported(
+        sentence, question, passages
+    )
+
+
+def _repoint(sentence: str, question: str, passages: list[Passage]) -> str:
+    """A sentence whose cited source lacks its figures or names cites, instead, the first source
+    that holds them all: the small model often copies the right fact with the wrong number."""
+    if not _MARKER.search(sentence) or _supported(sentence, question, passages):
+        return sentence
+    bare = _MARKER.sub("", sentence)
+    for number in range(1, len(passages) + 1):
+        if _supported(f"{bare} [{number}]", question, passages):
+            end = len(bare.rstrip().rstrip(".!?"))
+            return f"{bare[:end].rstrip()} [{number}]{bare[end:]}"
+    return sentence
+
+
 def finalize(question: str, raw: str, passages: list[Passage]) -> Answer:
     """Clean the model's reply and resolve its markers against `passages` (numbered from 1)."""
     text = _normalise(raw.strip())
@@ -144,15 +163,8 @@ def finalize(question: str, raw: str, passages: list[Passage]) -> Answer:
             if number is not None:
                 end = len(sentence.rstrip(".!?"))
                 pieces[i] = f"{sentence[:end]} [{number}]{sentence[end:]}"
-    kept = [
-        piece
-        for piece in pieces
-        if not piece.strip()
-        or (
-            _numbers_supported(piece, question, passages)
-            and _names_supported(piece, question, passages)
-        )
-    ]
+    pieces = [_repoint(piece, question, passages) for piece in pieces]
+    kept = [piece for piece in pieces if not piece.strip() or _supported(piece, question, passages)]
     if not any(_WORD.search(_MARKER.sub("", piece)) for piece in kept):
         return Answer(question, CANNOT_ANSWER, (), True, tuple(passages))
     text = "".join(kept)

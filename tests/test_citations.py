@@ -87,6 +87,13 @@ def test_a_number_missing_from_the_cited_source_drops_the_sentence():
     assert [c.number for c in answer.citations] == [1]
 
 
+def test_a_figure_cited_to_the_wrong_source_is_pointed_at_the_one_holding_it():
+    answer = finalize("How many drones were shot down?", "30 [2].", _passages())
+    assert answer.text == "30 [1]." and [c.article_id for c in answer.citations] == ["a0"]
+    names = finalize("Who met in Minsk?", "Putin and Lukashenko met there [1].", _passages())
+    assert names.text == "Putin and Lukashenko met there [3]."
+
+
 def test_an_answer_resting_only_on_unsupported_numbers_is_a_refusal():
     answer = finalize("q", "The population was around 70,000 people [3].", _passages())
     assert answer.abstained and answer.citations == ()

@@ -92,16 +92,37 @@ def test_an_articles_second_passage_is_its_lede(tmp_path: Path):
         "Shelling killed at least 10 people and wounded 55 in central Kherson on Saturday, "
         "regional officials said."
     )
-    body = " ".join(
-        f"Paragraph {n} describes the market stalls, the queues for water and the generators "
-        "that shop owners run in the evenings."
-        for n in range(12)
+    filler = [
+        "Evacuation trains left the railway station for Khmelnytskyi twice a day.",
+        "Volunteers handed out blankets, candles and bottled water near the cathedral.",
+        "The regional hospital moved its surgery wards into the basement last month.",
+        "Bus drivers said the bridge to the left bank stayed closed to civilian traffic.",
+        "Schools taught lessons online because few classrooms had shelters nearby.",
+        "A bakery on the embankment reopened with bread baked in wood-fired ovens.",
+        "Street lights stayed off at night to save power for the water pumps.",
+        "Teachers from Mykolaiv brought textbooks for the children who had stayed.",
+        "Fishermen on the Dnipro kept their boats ashore because of drifting mines.",
+        "The city council published a list of heated points open around the clock.",
+        "Two pharmacies in the centre ran short of insulin, and their assistants worked unpaid.",
+        "A theatre troupe performed in a metro-style shelter under the drama theatre.",
+        "Farmers from nearby villages sold potatoes and onions from their car boots.",
+        "Engineers rebuilt a substation with parts donated by a Lithuanian utility.",
+        "The zoo's remaining animals were moved to a sanctuary near Odesa in autumn.",
+        "Postal workers delivered pensions in cash to elderly residents at home.",
+    ]
+    iryna = (
+        "At a pharmacy near the market, a shop assistant named Iryna said she had returned "
+        "to work after the power came back."
     )
-    record = _record(1, f"{lede}\n\n{body}", title="Shelling of central Kherson")
+    text = "\n\n".join([lede, *filler, iryna])
+    record = _record(1, text, title="Shelling of central Kherson")
     other = _record(2, "Markets in Odesa reopened with generators humming in the evenings.")
-    question = "What happened at the market and its generators in Kherson?"
+    question = "Did the pharmacy assistant Iryna go back to work?"
+    built = _index(tmp_path, [record, other])
     for slot in (True, False):
-        assistant = _index(tmp_path / str(slot), [record, other], retrieval={"lede_slot": slot})
+        assistant = Assistant(
+            index_dir=built.index_dir, llm={"backend": "passages"}, retrieval={"lede_slot": slot}
+        )
         passages = [p for p in assistant.retrieve(question, k=3) if p.title == record["title"]]
         assert len(passages) == 2 and passages[0].chunk.start > 0  # the best chunk stays first
         assert (passages[1].chunk.start == 0) is slot

@@ -22,8 +22,9 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -79,7 +80,6 @@ class IndexData(IndexView):
     chunks: list[Chunk]
     vectors: faiss.Index
     version: str | None = None
-    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def dim(self) -> int:
@@ -98,21 +98,19 @@ class IndexData(IndexView):
             [i for i, c in enumerate(self.chunks) if c.article_id in ok], dtype=np.int64
         )
 
-    def _bm25(self) -> Any:
-        """The BM25 index of this version, built on first use and kept with it."""
-        if "bm25" not in self._cache:
-            import bm25s  # sparse-matrix BM25; indexes 100k passages in seconds
+    @cached_property
+    def bm25(self) -> Any:
+        """The BM25 index of this version's chunks (titles included), built on first use: a
+        process that only adds articles never pays for it."""
+        import bm25s  # sparse-matrix BM25; indexes 100k passages in seconds
 
-            logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs each index at DEBUG
-            texts = [f"{self.articles[c.article_id].title}\n{c.text}" for c in self.chunks]
-            model = bm25s.BM25()
-            if texts:
-                tokens = bm25s.tokenize(
-                    texts, stopwords="en", return_ids=False, show_progress=False
-                )
-                model.index(tokens, show_progress=False)
-            self._cache["bm25"] = model
-        return self._cache["bm25"]
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs each index at DEBUG
+        texts = [f"{self.articles[c.article_id].title}\n{c.text}" for c in self.chunks]
+        model = bm25s.BM25()
+        if texts:
+            tokens = bm25s.tokenize(texts, stopwords="en", return_ids=False, show_progress=False)
+            model.index(tokens, show_progress=False)
+        return model
 
     def dense_search(self, query: np.ndarray, k: int, filters: Filters) -> list[tuple[Row, float]]:
         import faiss
@@ -138,7 +136,7 @@ class IndexData(IndexView):
         tokens = bm25s.tokenize([question], stopwords="en", return_ids=False, show_progress=False)
         if not tokens[0]:
             return []
-        scores = self._bm25().get_scores(tokens[0])
+        scores = self.bm25.get_scores(tokens[0])
         allowed = self._allowed_rows(filters)
         if allowed is not None:
             mask = np.full(len(scores), -1.0)
@@ -150,10 +148,11 @@ class IndexData(IndexView):
         return [int(i) for i in top if scores[i] > 0]
 
     def newest_date(self) -> str | None:
-        if "newest" not in self._cache:
-            dates = [a.date for a in self.articles.values() if a.date]
-            self._cache["newest"] = max(dates, default=None)
-        return self._cache["newest"]
+        return self._newest
+
+    @cached_property
+    def _newest(self) -> str | None:
+        return max((a.date for a in self.articles.values() if a.date), default=None)
 
     def fetch(self, rows: list[Row]) -> tuple[list[Chunk], np.ndarray]:
         import numpy as np
