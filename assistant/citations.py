@@ -137,9 +137,11 @@ def _supported(sentence: str, question: str, passages: list[Passage]) -> bool:
 
 
 def _repoint(sentence: str, question: str, passages: list[Passage]) -> str:
-    """A sentence whose cited source lacks its figures or names cites, instead, the first source
-    that holds them all: the small model often copies the right fact with the wrong number."""
-    if not _MARKER.search(sentence) or _supported(sentence, question, passages):
+    """A sentence whose cited source lacks its figures cites, instead, the first source that
+    holds them (and its names): the small model often copies the right figure with the wrong
+    number. Names alone are no ground to move a marker: a made-up "Kissinger won the Nobel
+    Prize" would find a source that names Kissinger."""
+    if not _MARKER.search(sentence) or _numbers_supported(sentence, question, passages):
         return sentence
     bare = _MARKER.sub("", sentence)
     for number in range(1, len(passages) + 1):
