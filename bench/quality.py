@@ -369,7 +369,7 @@ RANKING_VARIANTS: dict[str, dict[str, Any]] = {
     "per_article 1": {"per_article": 1},
     "per_article 3": {"per_article": 3},
     "no dedup": {"max_overlap": 1.0},
-    "fetch 20": {"fetch_k": 20},
+    "fetch 40": {"fetch_k": 40},
     "no lede slot": {"lede_slot": False},
     "no as-of": {"as_of": False},
     "no recency": {"recency_weight": 0.0, "window_weight": 0.0},
