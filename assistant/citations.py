@@ -146,9 +146,14 @@ def _repoint(sentence: str, question: str, passages: list[Passage]) -> str:
     bare = _MARKER.sub("", sentence)
     for number in range(1, len(passages) + 1):
         if _supported(f"{bare} [{number}]", question, passages):
-            end = len(bare.rstrip().rstrip(".!?"))
-            return f"{bare[:end].rstrip()} [{number}]{bare[end:]}"
+            return _with_marker(bare, number)
     return sentence
+
+
+def _with_marker(sentence: str, number: int) -> str:
+    """`sentence` with `[number]` before its closing punctuation (and its trailing space)."""
+    end = len(sentence.rstrip().rstrip(".!?"))
+    return f"{sentence[:end].rstrip()} [{number}]{sentence[end:]}"
 
 
 def finalize(question: str, raw: str, passages: list[Passage]) -> Answer:
@@ -163,8 +168,7 @@ def finalize(question: str, raw: str, passages: list[Passage]) -> Answer:
         if sentence.strip() and not _MARKER.search(sentence):
             number = _attribute(sentence, passages)
             if number is not None:
-                end = len(sentence.rstrip(".!?"))
-                pieces[i] = f"{sentence[:end]} [{number}]{sentence[end:]}"
+                pieces[i] = _with_marker(sentence, number)
     pieces = [_repoint(piece, question, passages) for piece in pieces]
     kept = [piece for piece in pieces if not piece.strip() or _supported(piece, question, passages)]
     if not any(_WORD.search(_MARKER.sub("", piece)) for piece in kept):
