@@ -11,7 +11,7 @@ passages the previous answer cited are offered again.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
 
 from assistant.citations import CANNOT_ANSWER, is_refusal
+from assistant.conflicts import differing_report
 from assistant.prompts import answer_prompt, condense_prompt, format_sources, numbers_list
 from assistant.types import Answer, Passage
 
@@ -174,33 +175,45 @@ def build_chain(
         if not passages or x["found"].top_score < min_similarity:
             yield CANNOT_ANSWER
             return
+        said = yield from _answer(x["standalone"], passages)
+        note = differing_report(x["standalone"], said, passages) if said else ""
+        if note:
+            yield f" {note}"
+
+    def _answer(question: str, passages: list[Passage]) -> Generator[str, None, str]:
+        """Yield the reply's tokens; return its text when it answers, "" when it refuses."""
         if write is None:
-            yield extract(x["standalone"], passages)
-            return
+            text = extract(question, passages)
+            yield text
+            return text
         inputs = {
             "sources": format_sources(passages),
             "numbers": numbers_list(len(passages)),
-            "question": x["standalone"],
+            "question": question,
         }
         held = ""  # tokens that may still become the refusal sentence: not shown yet
-        shown = False
+        said = ""
         for token in write.stream(inputs):
-            if shown:
+            if said:
+                said += token
                 yield token
             elif _may_be_refusal(held + token):
                 held += token
             else:
-                yield held + token
-                shown = True
-        if shown:
-            return
+                said = held + token
+                yield said
+        if said:
+            return said
         if len(passages) > 1 and passages[0].score >= retry_similarity:
             # The small model can miss an answer among several sources that it finds in the
             # best one alone; [1] stays the same passage, so the markers still resolve.
             one = {**inputs, "sources": format_sources(passages[:1]), "numbers": "[1]"}
-            yield from write.stream(one)
-        else:
-            yield held
+            for token in write.stream(one):
+                said += token
+                yield token
+            return "" if is_refusal(said) else said
+        yield held
+        return ""
 
     return (
         RunnablePassthrough.assign(standalone=RunnableLambda(standalone))
