@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from servers import free_port
 
 USER = "postgres"
 
@@ -37,12 +38,6 @@ def _ensure_user() -> None:
             check=True,
             capture_output=True,
         )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _run(args: list[str]) -> None:
@@ -101,7 +96,7 @@ def start(settings: dict[str, str] | None = None) -> Server:
                 "--no-sync",
             ]
         )
-        port = _free_port()
+        port = free_port()
         options = (
             f"-p {port} -c listen_addresses=127.0.0.1 -k {data} -c fsync=off "
             "-c full_page_writes=off -c max_connections=200"

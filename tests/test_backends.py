@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -10,6 +9,7 @@ import urllib.request
 
 import pytest
 from langchain_ollama import ChatOllama
+from servers import free_port
 
 from assistant import Assistant, LLMError
 from assistant.llms import make_llm
@@ -17,16 +17,10 @@ from assistant.models import local_model_path
 from assistant.settings import LLMSettings
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def openai_server():
     """llama.cpp's own OpenAI-compatible server on loopback, serving the bundled model."""
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -91,7 +85,7 @@ def test_server_backends_need_a_model_name(backend):
 def test_unreachable_server_is_reported(sample_index):
     assistant = Assistant(
         index_dir=sample_index,
-        llm={"backend": "ollama", "model": "none", "base_url": f"http://127.0.0.1:{_free_port()}"},
+        llm={"backend": "ollama", "model": "none", "base_url": f"http://127.0.0.1:{free_port()}"},
     )
     with pytest.raises(LLMError, match=r"cannot reach the ollama server at http://127\.0\.0\.1"):
         assistant.ask("What happened in Kyiv?")

@@ -3,12 +3,12 @@ Sources block, clear/retry/undo, and an article full of HTML that must stay visi
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from servers import serving
 from test_ui import DRONES_Q, DRONES_TITLE, load_ui
 
 from assistant import Assistant
@@ -83,22 +83,11 @@ def test_answer_sources_and_untrusted_html_in_the_browser(
     assistant = Assistant(index_dir=index_copy, llm={"backend": "passages"})
     assert assistant.add_articles([article]).added
 
-    demo = ui.build_app(assistant)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    demo.launch(
-        server_name="127.0.0.1",
-        server_port=port,
-        prevent_thread_lock=True,
-        quiet=True,
-        css=ui.CSS,
-    )
-    try:
+    with serving(ui.build_app(assistant), css=ui.CSS) as url:
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(f"http://127.0.0.1:{port}/")
+        page.goto(url)
 
         # An answer, then its Sources block opened: title, meta and the marked passage.
         sources = ask_in_page(page, DRONES_Q, 0)
@@ -142,8 +131,6 @@ def test_answer_sources_and_untrusted_html_in_the_browser(
         assert page.locator('img[src="x"]').count() == 0
         assert page.evaluate("typeof window.__xss") == "undefined"
         assert not errors, errors
-    finally:
-        demo.close()
 
 
 def test_a_viewer_sees_no_upload_or_remove_controls(
@@ -162,19 +149,7 @@ def test_a_viewer_sees_no_upload_or_remove_controls(
     )
     users = Users.from_file(users_file)
     assistant = Assistant(index_dir=index_copy, llm={"backend": "passages"})
-    demo = ui.build_app(assistant, users)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    demo.launch(
-        server_name="127.0.0.1",
-        server_port=port,
-        prevent_thread_lock=True,
-        quiet=True,
-        auth=users.check,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    try:
+    with serving(ui.build_app(assistant, users), auth=users.check) as url:
         for name, password, editor in (("ed", "e pw", True), ("vera", "v pw", False)):
             context = browser.new_context(viewport={"width": 1280, "height": 1000})
             page = context.new_page()
@@ -195,5 +170,3 @@ def test_a_viewer_sees_no_upload_or_remove_controls(
                 expect(page.get_by_role("button", name="Remove")).not_to_be_visible()
                 page.screenshot(path=str(ARTIFACTS / "ui-viewer.png"))
             context.close()
-    finally:
-        demo.close()

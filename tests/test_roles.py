@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import logging
 import tomllib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_ui import BRIDGE_TEXT, BRIDGE_TITLE, DRONES_Q, answer_and_sources, ask, free_port, ui
+from servers import serving
+from test_ui import BRIDGE_TEXT, BRIDGE_TITLE, DRONES_Q, answer_and_sources, ask, ui
 
 from assistant import Assistant, AssistantError, Settings
 from assistant.cli import main
@@ -98,24 +97,6 @@ def test_login_users_from_auth_or_file(users_file: Path, monkeypatch: pytest.Mon
         ui.login_users("al:pw", users_file)
 
 
-@contextmanager
-def serving(assistant: Assistant, users: Users) -> Iterator[str]:
-    """The real app with a login over `assistant`, served in this process; yields its URL."""
-    demo = ui.build_app(assistant, users)
-    port = free_port()
-    demo.launch(
-        server_name="127.0.0.1",
-        server_port=port,
-        prevent_thread_lock=True,
-        quiet=True,
-        auth=users.check,
-    )
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        demo.close()
-
-
 def test_viewer_chats_but_cannot_change_the_index_through_the_api(
     passages_assistant: Assistant,
     users_file: Path,
@@ -129,7 +110,8 @@ def test_viewer_chats_but_cannot_change_the_index_through_the_api(
     bridge.write_text(BRIDGE_TEXT, encoding="utf-8")
     before = passages_assistant.stats()["articles"]
     victim = passages_assistant.articles()[0].id
-    with serving(passages_assistant, Users.from_file(users_file)) as url:
+    users = Users.from_file(users_file)
+    with serving(ui.build_app(passages_assistant, users), auth=users.check) as url:
         with pytest.raises(Exception):  # noqa: B017 (no login, no client)
             Client(url, verbose=False)
         viewer = Client(url, auth=("vera", "viewer pw"), verbose=False)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from servers import free_port, serving
 
 from assistant import Assistant
 from assistant.settings import PROJECT_DIR
@@ -54,22 +55,11 @@ BRIDGE_TITLE = "Vilnius Bridge Reopens After Repairs"
 BRIDGE_Q = "How much did the repairs of the Vilnius bridge cost?"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def running(assistant: Assistant) -> Iterator[str]:
     """The real app over `assistant`, served in this process; yields its URL."""
-    demo = ui.build_app(assistant)
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        demo.close()
+    with serving(ui.build_app(assistant)) as url:
+        yield url
 
 
 def client(url: str, **kwargs: Any) -> Any:
