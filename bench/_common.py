@@ -65,6 +65,7 @@ def realtimeqa(years: Sequence[str] = ("2020",)) -> tuple[list[dict], list[dict]
                     {
                         "question": q["question_sentence"],
                         "answers": answers,
+                        "choices": q["choices"],
                         "evidence": [articles[evidence]["url"]],
                         "evidence_text": evidence,
                         "week": path.stem,
@@ -196,6 +197,26 @@ def stock_llm(settings: Any) -> Any:
         streaming=True,
         verbose=False,
     )
+
+
+def run_ours(assistant: Any, question: str, filters: Any = None) -> dict:
+    """Stream one of our answers: first-token and total seconds, the text, whether it was a
+    refusal, and how many citations it carries."""
+    start = time.perf_counter()
+    first, answer = None, None
+    for event in assistant.stream(question, filters=filters):
+        if event.kind == "token" and event.text and first is None:
+            first = time.perf_counter() - start
+        if event.answer is not None:
+            answer = event.answer
+    assert answer is not None
+    return {
+        "first": first,
+        "total": time.perf_counter() - start,
+        "text": answer.text,
+        "refused": answer.abstained,
+        "citations": len(answer.citations),
+    }
 
 
 def run_stock(chain: Any, question: str) -> dict:

@@ -21,11 +21,10 @@ import argparse
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from _common import run_stock, sample_corpus, stock_chain, summary, table
+from _common import run_ours, run_stock, sample_corpus, stock_chain, summary, table
 
 from assistant import Assistant, Settings
 from assistant.evaluation import contains_answer, load_qa
@@ -33,23 +32,6 @@ from assistant.settings import PROJECT_DIR, SAMPLE_ARTICLES_DIR
 
 QUESTIONS = [0, 4, 6, 10, 15]  # of data/sample/qa.jsonl: numbers, names, dates, places
 WARM_UP = 2
-
-
-def run_ours(assistant: Assistant, question: str) -> dict:
-    start = time.perf_counter()
-    first, answer = None, None
-    for event in assistant.stream(question):
-        if event.kind == "token" and event.text and first is None:
-            first = time.perf_counter() - start
-        if event.answer is not None:
-            answer = event.answer
-    assert answer is not None
-    return {
-        "first": first,
-        "total": time.perf_counter() - start,
-        "text": answer.text,
-        "citations": len(answer.citations),
-    }
 
 
 def main(argv: list[str] | None = None) -> int:

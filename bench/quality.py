@@ -26,7 +26,7 @@ import gzip
 import hashlib
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +77,7 @@ def passages_set() -> DevSet:
             "date": None,
             "urls": set(q["evidence"]),
             "choices": q["answers"],
+            "options": q["choices"],
         }
         for q in questions
     ]
@@ -113,6 +114,7 @@ def pages_set(weeks: int | None = None) -> DevSet:
                     "date": q["question_date"].replace("/", "-"),
                     "answer": answer,
                     "choices": [gold],
+                    "options": q["choices"],
                 }
             )
     return DevSet("pages", list(records.values()), rows)
@@ -203,7 +205,19 @@ class _Fixed:
 
 
 def stock_run(dev: DevSet) -> list[list[tuple[str | None, str]]]:
-    """The stock pipeline's ranking per question, DEPTH deep (vectors cached by text)."""
+    """The stock pipeline's ranking per question, DEPTH deep."""
+    store = stock_store(dev)
+    queries = store.embeddings.embed_documents([q["question"] for q in dev.questions])
+    out = []
+    for vector in queries:
+        docs = store.similarity_search_by_vector(vector, k=DEPTH)
+        out.append([(d.metadata["url"], d.page_content) for d in docs])
+    return out
+
+
+def stock_store(dev: DevSet, without: Collection[str] = ()) -> Any:
+    """The stock LangChain FAISS store of `dev` (vectors cached by text), leaving out the
+    articles whose url is in `without`."""
     import numpy as np
     from langchain_community.vectorstores import FAISS
 
@@ -225,17 +239,12 @@ def stock_run(dev: DevSet) -> list[list[tuple[str | None, str]]]:
         print(f"  stock {dev.name}: {len(texts)} chunks embedded in {t.seconds:.0f}s", flush=True)
         CACHE_DIR.mkdir(parents=True, exist_ok=True)
         np.save(cache, vectors)
-    store = FAISS.from_embeddings(
-        list(zip(texts, vectors.tolist(), strict=True)),
+    keep = [i for i, c in enumerate(chunks) if c.metadata["url"] not in without]
+    return FAISS.from_embeddings(
+        [(texts[i], vectors[i].tolist()) for i in keep],
         embeddings,
-        metadatas=[c.metadata for c in chunks],
+        metadatas=[chunks[i].metadata for i in keep],
     )
-    queries = embeddings.embed_documents([q["question"] for q in dev.questions])
-    out = []
-    for vector in queries:
-        docs = store.similarity_search_by_vector(vector, k=DEPTH)
-        out.append([(d.metadata["url"], d.page_content) for d in docs])
-    return out
 
 
 # -- metrics and cross-validation ----------------------------------------------------------
