@@ -11,7 +11,7 @@ passages the previous answer cited are offered again.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -204,11 +204,13 @@ def build_chain(
                 yield said
         if said:
             return said
-        if len(passages) > 1 and passages[0].score >= retry_similarity:
+        best = max(range(len(passages)), key=lambda i: passages[i].score)
+        if len(passages) > 1 and passages[best].score >= retry_similarity:
             # The small model can miss an answer among several sources that it finds in the
-            # best one alone; [1] stays the same passage, so the markers still resolve.
-            one = {**inputs, "sources": format_sources(passages[:1]), "numbers": "[1]"}
-            for token in write.stream(one):
+            # closest one alone (closest by cosine: fusion may rank another first). Shown to it
+            # as [1], that source keeps its own number in the reply.
+            one = {**inputs, "sources": format_sources([passages[best]]), "numbers": "[1]"}
+            for token in _renumbered(write.stream(one), best + 1):
                 said += token
                 yield token
             return "" if is_refusal(said) else said
@@ -221,6 +223,21 @@ def build_chain(
         | RunnablePassthrough.assign(passages=RunnableLambda(lambda x: x["found"].passages))
         | RunnablePassthrough.assign(answer=RunnableLambda(generate))
     ).with_config(run_name="news_answer")
+
+
+def _renumbered(tokens: Iterable[str], number: int) -> Iterator[str]:
+    """The stream with marker [1] made [number]; a marker split across tokens is held until
+    it closes."""
+    pending = ""
+    for token in tokens:
+        pending += token
+        start = pending.rfind("[")
+        hold = start != -1 and "]" not in pending[start:]
+        ready, pending = (pending[:start], pending[start:]) if hold else (pending, "")
+        if ready:
+            yield ready.replace("[1]", f"[{number}]")
+    if pending:
+        yield pending.replace("[1]", f"[{number}]")
 
 
 def _may_be_refusal(text: str) -> bool:

@@ -11,8 +11,10 @@ import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from assistant import CANNOT_ANSWER, Assistant, Filters, LimitError
-from assistant.chain import merge_by_rank
+from assistant.chain import _renumbered, build_chain, merge_by_rank
 from assistant.prompts import as_data
+from assistant.settings import PROJECT_DIR
+from assistant.types import Chunk, Passage
 
 
 class RecordingChatModel(FakeListChatModel):
@@ -120,6 +122,31 @@ def test_a_refusal_over_a_strong_match_is_asked_again_with_the_best_passage(inde
     assert tokens == "Air defences shot down 30 of the 35 drones [1]."  # the refusal never shown
     answer = events[-1].answer
     assert not answer.abstained and answer.citations[0].title == passages[0].title
+
+
+def test_the_second_try_takes_the_closest_passage_and_keeps_its_number():
+    texts = [
+        ("Medvedev's cabinet resigns", "The cabinet resigned after Putin proposed reforms.", 0.40),
+        ("Putin backs a change", "A change could extend his presidency to 2036.", 0.63),
+    ]
+    passages = [
+        Passage(Chunk(f"a{i}:0", f"a{i}", text, 0, len(text)), title, None, None, None, score)
+        for i, (title, text, score) in enumerate(texts)
+    ]
+    model = RecordingChatModel(responses=[CANNOT_ANSWER, "Until 2036 [1]."], seen=[])
+    chain = build_chain(
+        model, lambda *_: passages, PROJECT_DIR / "prompts", 0.2, lambda *_: "", 0.55
+    )
+    tokens = "".join(c.get("answer", "") for c in chain.stream({"question": "Until when?"}))
+    assert tokens == "Until 2036 [2]."
+    retried = model.seen[1][-1].content
+    assert "extend his presidency" in retried and "cabinet resigned" not in retried
+
+
+def test_a_marker_split_across_tokens_is_renumbered():
+    tokens = ["Until 20", "36 [", "1", "] and [", "1][", "3]", "."]
+    assert "".join(_renumbered(tokens, 4)) == "Until 2036 [4] and [4][3]."
+    assert "".join(_renumbered(["open [1"], 2)) == "open [1"  # not a marker: left alone
 
 
 def test_no_second_try_when_the_best_passage_is_a_weak_match(index_copy):
