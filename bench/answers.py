@@ -16,7 +16,8 @@ Refusals: ours by its abstention flag, stock by "I don't know"-style phrases.
 
 Ours is asked with the question's date as "as of" where the set has one (pages); stock has no
 such input. Both get the same characters of context (stock 4 x 1,000; ours
-`retrieval.context_chars`). Indexes and stock vectors come from quality.py's cache.
+`retrieval.context_chars`). Indexes and stock vectors come from quality.py's cache; stock
+replies are cached too.
 
     .venv/bin/python bench/answers.py [--questions 20] [--sets passages,pages] [--weeks 4]
 """
@@ -24,6 +25,7 @@ such input. Both get the same characters of context (stock 4 x 1,000; ours
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import re
 import shutil
@@ -32,6 +34,8 @@ import sys
 import tempfile
 import unicodedata
 from collections import Counter
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +48,16 @@ from _common import (
     summary,
     table,
 )
-from quality import PAGES_DIR, STOCK_K, DevSet, our_index, pages_set, passages_set, stock_store
+from quality import (
+    CACHE_DIR,
+    PAGES_DIR,
+    STOCK_K,
+    DevSet,
+    our_index,
+    pages_set,
+    passages_set,
+    stock_store,
+)
 from realtimeqa import STOCK_REFUSAL
 
 from assistant import Assistant
@@ -121,8 +134,10 @@ def run_set(
     stock = stock_chain_over(stock_store(dev), stock_model)
     rows: list[dict[str, Any]] = []
     print(f"\n{dev.name}: {len(picked)} questions, evidence in the pool", flush=True)
+    cache = StockCache()
     for i, q in enumerate(picked):
-        pair = _both(i, q, ours, stock)
+        key = f"{dev.name}|{n}|{seed}|with|{q['question']}"
+        pair = _both(i, q, ours, partial(cache.ask, key, stock, q))
         rows.append({"question": q["question"], "gold": q["choices"][0], "with": pair})
         _progress(i, len(picked), q, pair)
 
@@ -138,7 +153,8 @@ def run_set(
     removed.remove_articles(sorted(gone))
     stock_removed = stock_chain_over(stock_store(dev, gone), stock_model)
     for i, (q, row) in enumerate(zip(picked, rows, strict=True)):
-        pair = _both(i, q, removed, stock_removed)
+        key = f"{dev.name}|{n}|{seed}|without|{q['question']}"
+        pair = _both(i, q, removed, partial(cache.ask, key, stock_removed, q))
         row["without"] = pair
         _progress(i, len(picked), q, pair)
     for q, row in zip(picked, rows, strict=True):
@@ -150,17 +166,34 @@ def run_set(
     return {"questions": len(picked), "removed": len(gone), "rows": rows}
 
 
-def _both(i: int, q: dict, ours: Assistant, stock: Any) -> dict[str, dict]:
+class StockCache:
+    """Stock replies kept across runs (bench/results/cache/answers-stock.json): the stock
+    pipeline does not change with our code, so a re-run asks only ours."""
+
+    path = CACHE_DIR / "answers-stock.json"
+
+    def __init__(self) -> None:
+        self.replies = json.loads(self.path.read_text()) if self.path.exists() else {}
+
+    def ask(self, key: str, chain: Any, q: dict) -> dict[str, Any]:
+        if key not in self.replies:
+            self.replies[key] = ask_stock(chain, q)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(json.dumps(self.replies))
+        return dict(self.replies[key])
+
+
+def _both(i: int, q: dict, ours: Assistant, stock: Callable[[], dict]) -> dict[str, dict]:
     """Both replies; who goes first alternates (for latency: greedy decoding is deterministic)."""
     if i % 2:
-        first = ask_stock(stock, q)
+        first = stock()
         return {"ours": ask_ours(ours, q), "stock": first}
-    return {"ours": ask_ours(ours, q), "stock": ask_stock(stock, q)}
+    return {"ours": ask_ours(ours, q), "stock": stock()}
 
 
 def _progress(i: int, n: int, q: dict, pair: dict[str, dict]) -> None:
-    said = " | ".join(f"{who}: {r['text'][:70]!r}" for who, r in pair.items())
-    print(f"  {i + 1}/{n} {q['question'][:60]!r} -> {said}", flush=True)
+    said = "".join(f"\n    {who}: {r['text']!r}" for who, r in pair.items())
+    print(f"  {i + 1}/{n} {q['question']!r} (gold {q['choices'][0]!r}){said}", flush=True)
 
 
 def tally(rows: list[dict], who: str) -> dict[str, Any]:
