@@ -9,7 +9,8 @@ Tables (prefixed, so the database may hold other things):
     assistant_postings  the inverted index BM25 reads: (term_id, row_id, weight), one narrow
                         row per term of each chunk under a (term_id, row_id) key, so a
                         term's chunks and weights are one index range, not heap rows
-    assistant_terms     vocabulary: term id and document frequency, for BM25's IDF
+    assistant_terms     vocabulary: term id, document frequency (for BM25's IDF) and the
+                        largest weight any chunk has had for the term (for pruning)
 
 Every write runs in one transaction under an advisory lock, so writers queue, a killed writer
 leaves nothing behind, and readers (never blocked, thanks to MVCC) see a write once committed.
@@ -440,25 +441,26 @@ class PostgresView(IndexView):
     def keyword_search(self, question: str, k: int, filters: Filters) -> list[Row]:
         """BM25 summed over the postings of the query's terms, exact, reading as few as it can.
 
-        A chunk's BM25 weight for a term is below k1 + 1, so a chunk holding none of the
-        query's rarer terms scores below (k1 + 1) times the IDF of the common ones. The chunks
-        holding a rare term are scored first (their postings for every query term, looked up
-        by key); when their k-th score reaches that bound, no other chunk can enter the top k
-        and the long postings of the common terms are never read in full. Otherwise every
-        posting of the query's terms is summed. Ties go to the earlier chunk.
+        A chunk holding none of the query's rarer terms scores at most the sum of the common
+        terms' IDF times their largest weight (`max_weight`, an upper bound: kept when chunks
+        go). The chunks holding a rare term are scored first (their postings for every query
+        term, looked up by key); when their k-th score is above that bound, no other chunk can
+        enter the top k and the long postings of the common terms are never read in full.
+        Otherwise every posting of the query's terms is summed. Ties go to the earlier chunk.
         """
         tokens = sorted(set(tokenize([question])[0]))
         if not tokens:
             return []
         terms = self.query(
-            "SELECT t.id, t.df, (SELECT value FROM assistant_meta WHERE key = 'bm25') "
+            "SELECT t.id, t.df, t.max_weight, "
+            "(SELECT value FROM assistant_meta WHERE key = 'bm25') "
             "FROM assistant_terms t WHERE t.term = ANY(%s) AND t.df > 0",
             (tokens,),
         )
         if not terms:
             return []
-        n = terms[0][2]["chunks"]
-        idf = {tid: math.log(1 + (n - df + 0.5) / (df + 0.5)) for tid, df, _ in terms}
+        n = terms[0][3]["chunks"]
+        idf = {tid: math.log(1 + (n - df + 0.5) / (df + 0.5)) for tid, df, _, _ in terms}
         params: list[Any] = []
         where = _where(filters, params)
         allowed = ""  # the filter, on the chunk rows, only when there is one
@@ -474,12 +476,11 @@ class PostgresView(IndexView):
                     f"WHERE term_id = ANY(%s::int[]){allowed}))"
                 )
                 extra = [rare, *params]
-            return self.query(
-                "SELECT row_id, sum(weight * idf) AS score FROM assistant_postings "
-                "JOIN unnest(%s::int[], %s::float8[]) AS q (term_id, idf) USING (term_id) "
-                f"WHERE term_id = ANY(%s::int[]){among} "
+            return self.query(  # IDF looked up by position: no join to plan
+                "SELECT row_id, sum(weight * (%s::float8[])[array_position(%s::int[], term_id)]) "
+                f"AS score FROM assistant_postings WHERE term_id = ANY(%s::int[]){among} "
                 "GROUP BY row_id ORDER BY score DESC, row_id LIMIT %s",
-                [list(idf), list(idf.values()), list(idf), *extra, k],
+                [list(idf.values()), list(idf), list(idf), *extra, k],
             )
 
         by_df = sorted(terms, key=lambda t: t[1])
@@ -490,9 +491,9 @@ class PostgresView(IndexView):
                 taken += 1
             if taken == len(by_df):
                 break
-            bound = (BM25_K1 + 1) * sum(idf[t[0]] for t in by_df[taken:])
+            bound = sum(idf[tid] * max_weight for tid, _, max_weight, _ in by_df[taken:])
             rows = top([t[0] for t in by_df[:taken]])
-            if len(rows) == k and rows[-1][1] >= bound:
+            if len(rows) == k and rows[-1][1] > bound:
                 return [r[0] for r in rows]
             budget *= 4
         return [r[0] for r in top(None)]
@@ -740,7 +741,6 @@ class PostgresWriter(Writer):
         stats["chunks"] += len(chunks)
         stats["tokens"] += sum(len(doc) for doc in tokens)
         avgdl = stats["tokens"] / max(stats["chunks"], 1)
-        df: Counter[int] = Counter()
         with self.conn.cursor().copy(
             'COPY assistant_chunks (id, article_id, text, start, "end", date, source, tokens, '
             "embedding, term_ids, weights) FROM STDIN WITH (FORMAT BINARY)"
@@ -764,7 +764,6 @@ class PostgresWriter(Writer):
                 tf = Counter(ids[t] for t in doc)
                 norm = BM25_K1 * (1 - BM25_B + BM25_B * len(doc) / avgdl)
                 present = sorted(tf)
-                df.update(present)
                 record = records[chunk.article_id]
                 copy.write_row(
                     (
@@ -781,20 +780,16 @@ class PostgresWriter(Writer):
                         [tf[t] * (BM25_K1 + 1) / (tf[t] + norm) for t in present],
                     )
                 )
-        self.conn.execute(
-            "INSERT INTO assistant_postings (term_id, row_id, weight) "
+        self.conn.execute(  # and each term's document frequency and largest weight from them
+            "WITH new AS (INSERT INTO assistant_postings (term_id, row_id, weight) "
             "SELECT u.term_id, c.row_id, u.weight FROM assistant_chunks c, "
             "unnest(c.term_ids, c.weights) AS u (term_id, weight) "
-            "WHERE c.article_id = ANY(%s) ORDER BY 1, 2",
+            "WHERE c.article_id = ANY(%s) ORDER BY 1, 2 RETURNING term_id, weight) "
+            "UPDATE assistant_terms t SET df = t.df + u.n, "
+            "max_weight = greatest(t.max_weight, u.top) FROM (SELECT term_id, count(*) AS n, "
+            "max(weight) AS top FROM new GROUP BY term_id) u WHERE t.id = u.term_id",
             (list(records),),
         )
-        if df:
-            term_ids, counts = zip(*df.items(), strict=True)
-            self.conn.execute(
-                "UPDATE assistant_terms t SET df = t.df + u.n "
-                "FROM unnest(%s::int[], %s::int[]) AS u(id, n) WHERE t.id = u.id",
-                (list(term_ids), list(counts)),
-            )
 
 
 def _create_tables(conn: psycopg.Connection, dim: int) -> None:
@@ -834,7 +829,7 @@ def _create_tables(conn: psycopg.Connection, dim: int) -> None:
     conn.execute("ALTER TABLE assistant_chunks ALTER COLUMN embedding SET STORAGE PLAIN")
     conn.execute(
         "CREATE TABLE assistant_terms (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
-        "term text NOT NULL UNIQUE, df int NOT NULL DEFAULT 0)"
+        "term text NOT NULL UNIQUE, df int NOT NULL DEFAULT 0, max_weight real NOT NULL DEFAULT 0)"
     )
     for table, column in (
         ("assistant_articles", "seq"),
