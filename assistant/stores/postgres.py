@@ -60,8 +60,17 @@ LOCK_KEY = 0x6E657773  # "news": the advisory lock every writer of this schema t
 # kept in the chunk rows, 0.24 s a question at 1M chunks).
 SCHEMA = 2
 BM25_K1, BM25_B = 1.5, 0.75  # bm25s's defaults, so both backends rank alike
-# HNSW candidates per search; with iterative scan a filtered search keeps going until it has k.
+# The graph. At 1M chunks pgvector's default build (m 16, ef_construction 64) kept at most 0.948
+# of the exact top 10, whatever ef_search (0.870 at 200, 0.937 at 400, 0.948 at 1000, its
+# maximum); this denser one keeps 1.000 from ef_search 200, for a load 2.3 times as long (31
+# min against 13 at 1M on a loaded 2-core machine; bench_store --ef-search, 2026-11-27).
+HNSW_M, HNSW_EF_CONSTRUCTION = 24, 128
+# HNSW candidates per search. 200 keeps the exact top 10 at 100k and, on the graph above, at 1M
+# (6.4 ms p50); 300-800 found nothing more at 2-7 times the time.
 EF_SEARCH = 200
+# Filters too broad to search exactly (see EXACT_BELOW) take the graph with iterative scan, which
+# keeps going until it has k: at 1M and a 5% filter it kept 0.944-0.950 of the exact top 10 at
+# ef_search 200-800, 0.947 at 400 (58 ms p50).
 EF_SEARCH_FILTERED = 400
 # A filter leaving at most this many chunks is searched exactly: at 100k chunks and a 5% filter
 # the graph kept 0.94-0.95 of the exact top 10 (ef_search 200-400), exact search all of it in
@@ -651,7 +660,8 @@ class PostgresWriter(Writer):
             )
             conn.execute(
                 "CREATE INDEX assistant_chunks_hnsw ON assistant_chunks "
-                "USING hnsw (embedding vector_cosine_ops)"
+                f"USING hnsw (embedding vector_cosine_ops) WITH (m = {HNSW_M}, "
+                f"ef_construction = {HNSW_EF_CONSTRUCTION})"
             )
             conn.execute(
                 "ALTER TABLE assistant_postings ADD PRIMARY KEY (term_id, row_id) INCLUDE (weight)"
