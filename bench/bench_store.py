@@ -424,7 +424,7 @@ def main() -> None:
         best = max(rows, key=lambda r: (r[1] == "postgres", r[0]))
         summary(
             "bench_store",
-            f"postgres at {best[0]} chunks: p50 {best[3]:.1f} ms, filtered p50 {best[5]:.1f} ms, "
+            f"{best[1]} at {best[0]} chunks: p50 {best[3]:.1f} ms, filtered p50 {best[5]:.1f} ms, "
             f"recall@10 {best[7]:.2f}, {best[14]:.0f} qps with 4 clients",
             {
                 "headers": HEADERS,
