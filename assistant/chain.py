@@ -204,11 +204,11 @@ def build_chain(
                 yield said
         if said:
             return said
-        best = max(range(len(passages)), key=lambda i: passages[i].score)
+        best = 0 if passages[0].score >= retry_similarity else _closest(passages)
         if len(passages) > 1 and passages[best].score >= retry_similarity:
             # The small model can miss an answer among several sources that it finds in the
-            # closest one alone (closest by cosine: fusion may rank another first). Shown to it
-            # as [1], that source keeps its own number in the reply.
+            # first one alone, or, when fusion put a weak match first, in the closest one by
+            # cosine. Shown to it as [1], that source keeps its own number in the reply.
             one = {**inputs, "sources": format_sources([passages[best]]), "numbers": "[1]"}
             for token in _renumbered(write.stream(one), best + 1):
                 said += token
@@ -223,6 +223,10 @@ def build_chain(
         | RunnablePassthrough.assign(passages=RunnableLambda(lambda x: x["found"].passages))
         | RunnablePassthrough.assign(answer=RunnableLambda(generate))
     ).with_config(run_name="news_answer")
+
+
+def _closest(passages: list[Passage]) -> int:
+    return max(range(len(passages)), key=lambda i: passages[i].score)
 
 
 def _renumbered(tokens: Iterable[str], number: int) -> Iterator[str]:

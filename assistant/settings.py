@@ -117,9 +117,10 @@ class RetrievalSettings(_Group):
     )
     retry_similarity: float = Field(
         0.55,
-        description="When the model refuses although the closest passage's cosine similarity is "
-        "at least this, ask once more with that passage alone (0.55: reached by the closest "
-        "remaining passage for 11% of RealTime QA 2020 questions once their evidence is removed).",
+        description="When the model refuses although the first passage's cosine similarity (or "
+        "else the closest one's) is at least this, ask once more with that passage alone (0.55: "
+        "reached by the closest remaining passage for 11% of RealTime QA 2020 questions once "
+        "their evidence is removed).",
     )
 
 
