@@ -171,13 +171,17 @@ def stock_chain(settings: Any, records: list[dict], llm: Any = None) -> Any:
     """The stock RAG chain: create_retrieval_chain + ChatLlamaCpp over a stock FAISS store.
 
     Pass an `llm` from `stock_llm` to share one loaded model between chains."""
+    return stock_chain_over(stock_store(records), llm or stock_llm(settings), settings.retrieval.k)
+
+
+def stock_chain_over(store: Any, llm: Any, k: int) -> Any:
+    """create_retrieval_chain with the stock prompt over any LangChain vector store."""
     from langchain_classic.chains import create_retrieval_chain
     from langchain_classic.chains.combine_documents import create_stuff_documents_chain
     from langchain_core.prompts import ChatPromptTemplate
 
-    llm = llm or stock_llm(settings)
     prompt = ChatPromptTemplate.from_messages([("system", STOCK_SYSTEM), ("human", "{input}")])
-    retriever = stock_store(records).as_retriever(search_kwargs={"k": settings.retrieval.k})
+    retriever = store.as_retriever(search_kwargs={"k": k})
     return create_retrieval_chain(retriever, create_stuff_documents_chain(llm, prompt))
 
 

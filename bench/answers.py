@@ -40,10 +40,10 @@ from pathlib import Path
 from typing import Any
 
 from _common import (
-    STOCK_SYSTEM,
     realtimeqa_available,
     run_ours,
     run_stock,
+    stock_chain_over,
     stock_llm,
     summary,
     table,
@@ -113,16 +113,6 @@ def ask_stock(chain: Any, q: dict) -> dict[str, Any]:
     return {**run, "refused": bool(STOCK_REFUSAL.search(run["text"])), "cited": False}
 
 
-def stock_chain_over(store: Any, model: Any) -> Any:
-    from langchain_classic.chains import create_retrieval_chain
-    from langchain_classic.chains.combine_documents import create_stuff_documents_chain
-    from langchain_core.prompts import ChatPromptTemplate
-
-    prompt = ChatPromptTemplate.from_messages([("system", STOCK_SYSTEM), ("human", "{input}")])
-    retriever = store.as_retriever(search_kwargs={"k": STOCK_K})
-    return create_retrieval_chain(retriever, create_stuff_documents_chain(model, prompt))
-
-
 def run_set(
     dev: DevSet, n: int, seed: int, ours_model: Any, stock_model: Any, work: Path
 ) -> dict[str, Any]:
@@ -131,7 +121,7 @@ def run_set(
     llm = Settings().llm
     ours = Assistant(cached.settings.model_copy(update={"llm": llm}), chat_model=ours_model)
     ours.embedder = cached.embedder
-    stock = stock_chain_over(stock_store(dev), stock_model)
+    stock = stock_chain_over(stock_store(dev), stock_model, STOCK_K)
     rows: list[dict[str, Any]] = []
     print(f"\n{dev.name}: {len(picked)} questions, evidence in the pool", flush=True)
     cache = StockCache()
@@ -151,7 +141,7 @@ def run_set(
     )
     removed.embedder = cached.embedder
     removed.remove_articles(sorted(gone))
-    stock_removed = stock_chain_over(stock_store(dev, gone), stock_model)
+    stock_removed = stock_chain_over(stock_store(dev, gone), stock_model, STOCK_K)
     for i, (q, row) in enumerate(zip(picked, rows, strict=True)):
         key = f"{dev.name}|{n}|{seed}|without|{q['question']}"
         pair = _both(i, q, removed, partial(cache.ask, key, stock_removed, q))
