@@ -53,10 +53,10 @@ def _value(number: str) -> float:
 
 def _figures(text: str) -> list[str]:
     """Numbers that are not years: a toll or a count, as written."""
-    return [m.group(0) for m in _NUMBER.finditer(_MARKER.sub("", text)) if not _is_year(m)]
+    return [m.group(0) for m in _NUMBER.finditer(_MARKER.sub("", text)) if not _is_date(m)]
 
 
-def _is_year(match: re.Match[str]) -> bool:
+def _is_date(match: re.Match[str]) -> bool:
     """A year, or a day after its month ("December 16"): a date, not a count."""
     before = match.string[max(0, match.start() - 12) : match.start()]
     return bool(re.fullmatch(r"(19|20)\d\d", match.group(0)) or _MONTH.search(before))
@@ -145,7 +145,7 @@ def differing_report(question: str, answer: str, passages: Sequence[Passage]) ->
                 continue
             for match in _NUMBER.finditer(sentence):
                 figure = match.group(0)
-                if figure in stated or _is_year(match) or not _counts(sentence, match, forms):
+                if figure in stated or _is_date(match) or not _counts(sentence, match, forms):
                     continue
                 if not any(1 / _RATIO <= _value(figure) / v <= _RATIO for v in values if v):
                     continue
