@@ -29,6 +29,10 @@ _FOLLOW_UP = re.compile(
     r"\b(it|its|they|them|their|he|him|his|she|her|that|this|those|these|there|then)\b", re.I
 )
 _MARKERS = re.compile(r"\s*\[\d+\]")
+_PARTIAL_MARKER = re.compile(r"\[\d*$")
+_WORDS = re.compile(r"[^\W_]+")
+_FUNCTION = "a an the is are was were be been has have had it its this that of to in on at by for"
+_FUNCTION_WORDS = frozenset(f"{_FUNCTION} with from and as s".split())
 CARRIED = 2  # passages of the previous turn offered again with a follow-up
 
 History = Sequence[Any]
@@ -191,17 +195,7 @@ def build_chain(
             "numbers": numbers_list(len(passages)),
             "question": question,
         }
-        held = ""  # tokens that may still become the refusal sentence: not shown yet
-        said = ""
-        for token in write.stream(inputs):
-            if said:
-                said += token
-                yield token
-            elif _may_be_refusal(held + token):
-                held += token
-            else:
-                said = held + token
-                yield said
+        said = yield from _shown(write.stream(inputs), question)
         if said:
             return said
         best = 0 if passages[0].score >= retry_similarity else _closest(passages)
@@ -210,12 +204,10 @@ def build_chain(
             # first one alone, or, when fusion put a weak match first, in the closest one by
             # cosine. Shown to it as [1], that source keeps its own number in the reply.
             one = {**inputs, "sources": format_sources([passages[best]]), "numbers": "[1]"}
-            for token in _renumbered(write.stream(one), best + 1):
-                said += token
-                yield token
-            return "" if is_refusal(said) else said
-        yield held
-        return ""
+            said = yield from _shown(_renumbered(write.stream(one), best + 1), question)
+        if not said:
+            yield CANNOT_ANSWER
+        return said
 
     return (
         RunnablePassthrough.assign(standalone=RunnableLambda(standalone))
@@ -242,6 +234,46 @@ def _renumbered(tokens: Iterable[str], number: int) -> Iterator[str]:
             yield ready.replace("[1]", f"[{number}]")
     if pending:
         yield pending.replace("[1]", f"[{number}]")
+
+
+def _shown(tokens: Iterable[str], question: str) -> Generator[str, None, str]:
+    """Stream a reply, holding back what may still turn out to be the cannot-answer sentence or
+    the question restated as if it were the answer; return what was shown ("" for neither)."""
+    held = said = ""
+    for token in tokens:
+        if said:
+            said += token
+            yield token
+        elif _may_be_refusal(held + token) or _restates(held + token, question):
+            held += token
+        else:
+            said = held + token
+            yield said
+    if not said and held and not _may_be_refusal(held) and not _echoes(held, question):
+        said = held  # short, and in the question's words: "Biden won [1]" to "Biden or Trump?"
+        yield said
+    return said
+
+
+def _echoes(reply: str, question: str) -> bool:
+    """A restatement, not an answer: at least three of the question's content words, and at
+    least half of them."""
+    asked = set(_WORDS.findall(question.lower())) - _FUNCTION_WORDS
+    said = set(_WORDS.findall(_MARKERS.sub(" ", reply).lower())) - _FUNCTION_WORDS
+    return len(said) >= 3 and len(said) >= len(asked) / 2
+
+
+def _restates(text: str, question: str) -> bool:
+    """Whether the reply so far uses only the question's words (and a few function words):
+    "The man who recorded the shooting was arrested [1]" answers nothing that was asked."""
+    words = _WORDS.findall(_PARTIAL_MARKER.sub(" ", _MARKERS.sub(" ", text)).lower())
+    if not words:
+        return True
+    asked = set(_WORDS.findall(question.lower())) | _FUNCTION_WORDS
+    *whole, last = words
+    if text.rstrip() == text and text[-1:].isalnum():  # the last word may still be growing
+        return all(w in asked for w in whole) and any(a.startswith(last) for a in asked)
+    return all(w in asked for w in words)
 
 
 def _may_be_refusal(text: str) -> bool:

@@ -243,3 +243,29 @@ def test_limits_refuse_before_retrieval_or_the_model(index_copy):
     assert model.seen == []
     answer = assistant.ask("Where did Grossi meet the head of Rosatom?", history=turns[:2])
     assert model.seen and answer.citations  # within the caps the same assistant answers
+
+
+def test_a_restated_question_is_no_answer_and_is_asked_again(index_copy):
+    assistant, model = _assistant(
+        index_copy,
+        "Of the 35 drones launched at Kyiv, drones were destroyed [1].",
+        "Air defences destroyed 30 of them [1].",
+    )
+    events = list(assistant.stream("How many of the 35 drones launched at Kyiv were destroyed?"))
+    assert len(model.seen) == 2  # the restatement was never shown; the retry was
+    assert "".join(e.text for e in events if e.kind == "token") == (
+        "Air defences destroyed 30 of them [1]."
+    )
+
+
+def test_a_restatement_twice_is_a_refusal(index_copy):
+    echo = "The 35 drones launched at Kyiv were destroyed [1]."
+    assistant, _ = _assistant(index_copy, echo, echo)
+    answer = assistant.ask("How many of the 35 drones launched at Kyiv were destroyed?")
+    assert answer.abstained and answer.text == CANNOT_ANSWER
+
+
+def test_a_short_answer_in_the_question_s_own_words_is_shown(index_copy):
+    assistant, model = _assistant(index_copy, "Lukashenko, in Minsk [1].")
+    answer = assistant.ask("Did Putin meet Lukashenko or Xi in Minsk?")
+    assert answer.text.startswith("Lukashenko, in Minsk") and len(model.seen) == 1
