@@ -652,17 +652,7 @@ class PostgresWriter(Writer):
         if chunks:
             self._insert_chunks(chunks, vectors, {r.id: r for r in records}, stats)
         if fresh:  # building the graph once after loading is far faster than per row
-            conn.execute(  # unless the server's own setting is larger (a big load)
-                "SELECT set_config('maintenance_work_mem', (greatest(pg_size_bytes("
-                "current_setting('maintenance_work_mem')), pg_size_bytes(%s)) / 1024)::text "
-                "|| 'kB', true)",
-                (BUILD_MEMORY,),
-            )
-            conn.execute(
-                "CREATE INDEX assistant_chunks_hnsw ON assistant_chunks "
-                f"USING hnsw (embedding vector_cosine_ops) WITH (m = {HNSW_M}, "
-                f"ef_construction = {HNSW_EF_CONSTRUCTION})"
-            )
+            create_graph(conn)
             conn.execute(
                 "ALTER TABLE assistant_postings ADD PRIMARY KEY (term_id, row_id) INCLUDE (weight)"
             )
@@ -800,6 +790,22 @@ class PostgresWriter(Writer):
             "max(weight) AS top FROM new GROUP BY term_id) u WHERE t.id = u.term_id",
             (list(records),),
         )
+
+
+def create_graph(conn: psycopg.Connection) -> None:
+    """The HNSW index over the loaded chunks, built in memory (BUILD_MEMORY, unless the server's
+    own setting is larger: a big load)."""
+    conn.execute(
+        "SELECT set_config('maintenance_work_mem', (greatest(pg_size_bytes("
+        "current_setting('maintenance_work_mem')), pg_size_bytes(%s)) / 1024)::text "
+        "|| 'kB', true)",
+        (BUILD_MEMORY,),
+    )
+    conn.execute(
+        "CREATE INDEX assistant_chunks_hnsw ON assistant_chunks "
+        f"USING hnsw (embedding vector_cosine_ops) WITH (m = {HNSW_M}, "
+        f"ef_construction = {HNSW_EF_CONSTRUCTION})"
+    )
 
 
 def _create_tables(conn: psycopg.Connection, dim: int) -> None:
