@@ -69,13 +69,16 @@ HNSW_M, HNSW_EF_CONSTRUCTION = 24, 128
 # (6.4 ms p50); 300-800 found nothing more at 2-7 times the time.
 EF_SEARCH = 200
 # Filters too broad to search exactly (see EXACT_BELOW) take the graph with iterative scan, which
-# keeps going until it has k: at 1M and a 5% filter it kept 0.944-0.950 of the exact top 10 at
-# ef_search 200-800, 0.947 at 400 (58 ms p50).
+# keeps going until it has k: at 1M and a 5% filter (now searched exactly) it kept 0.944-0.950 of
+# the exact top 10 at ef_search 200-800, 0.947 at 400 (58 / 86 ms p50 / p95).
 EF_SEARCH_FILTERED = 400
-# A filter leaving at most this many chunks is searched exactly: at 100k chunks and a 5% filter
-# the graph kept 0.94-0.95 of the exact top 10 (ef_search 200-400), exact search all of it in
-# about the same time (13 ms against 16 ms on a loaded 2-core machine).
-EXACT_BELOW = 20_000
+# A filter leaving at most this many chunks is searched exactly (a bitmap scan of the date/source
+# index, every distance computed: recall 1, ~1.5 us a chunk left). At 1M chunks a 5% filter (50k)
+# took 76 / 84 ms p50 / p95 where the graph kept 0.947 of the exact top 10 (above), and a 10% one
+# (100k, a parallel bitmap scan) 132 / 157 ms; the count that decides takes 5 / 10 ms at 50k /
+# 100k. At 100k chunks a 5% filter took 9 / 16 ms (the graph kept 0.94-0.95). Loaded 2-core
+# machine, bench_store --no-graph, 2026-11-27. The graph's recall past 100k at 1M is unmeasured.
+EXACT_BELOW = 100_000
 # Keyword search first scores the chunks holding the query's rarest terms, up to this many
 # postings (document frequencies summed), then four times as many, ... until the chunks holding
 # only the other terms are ruled out (see keyword_search).
@@ -652,17 +655,7 @@ class PostgresWriter(Writer):
         if chunks:
             self._insert_chunks(chunks, vectors, {r.id: r for r in records}, stats)
         if fresh:  # building the graph once after loading is far faster than per row
-            conn.execute(  # unless the server's own setting is larger (a big load)
-                "SELECT set_config('maintenance_work_mem', (greatest(pg_size_bytes("
-                "current_setting('maintenance_work_mem')), pg_size_bytes(%s)) / 1024)::text "
-                "|| 'kB', true)",
-                (BUILD_MEMORY,),
-            )
-            conn.execute(
-                "CREATE INDEX assistant_chunks_hnsw ON assistant_chunks "
-                f"USING hnsw (embedding vector_cosine_ops) WITH (m = {HNSW_M}, "
-                f"ef_construction = {HNSW_EF_CONSTRUCTION})"
-            )
+            create_graph(conn)
             conn.execute(
                 "ALTER TABLE assistant_postings ADD PRIMARY KEY (term_id, row_id) INCLUDE (weight)"
             )
@@ -800,6 +793,22 @@ class PostgresWriter(Writer):
             "max(weight) AS top FROM new GROUP BY term_id) u WHERE t.id = u.term_id",
             (list(records),),
         )
+
+
+def create_graph(conn: psycopg.Connection) -> None:
+    """The HNSW index over the loaded chunks, built in memory (BUILD_MEMORY, unless the server's
+    own setting is larger: a big load)."""
+    conn.execute(
+        "SELECT set_config('maintenance_work_mem', (greatest(pg_size_bytes("
+        "current_setting('maintenance_work_mem')), pg_size_bytes(%s)) / 1024)::text "
+        "|| 'kB', true)",
+        (BUILD_MEMORY,),
+    )
+    conn.execute(
+        "CREATE INDEX assistant_chunks_hnsw ON assistant_chunks "
+        f"USING hnsw (embedding vector_cosine_ops) WITH (m = {HNSW_M}, "
+        f"ef_construction = {HNSW_EF_CONSTRUCTION})"
+    )
 
 
 def _create_tables(conn: psycopg.Connection, dim: int) -> None:
