@@ -11,6 +11,7 @@ question) contains is dropped; an answer left with nothing becomes the refusal.
 
 from __future__ import annotations
 
+import calendar
 import re
 
 from assistant.types import Answer, Citation, Passage
@@ -34,6 +35,8 @@ _CLAUSE_STARTERS = (
     "there these they this those though under unlike until we when where whereas while yes you"
 )
 _STARTERS = frozenset(_CLAUSE_STARTERS.split())
+# Capitalised, but dates, not what a story is about ("the September 14th mailing").
+_CALENDAR = frozenset(n.lower() for n in (*calendar.month_name[1:], *calendar.day_name))
 
 
 def _pieces(text: str) -> list[str]:
@@ -130,9 +133,25 @@ def _names_supported(sentence: str, question: str, passages: list[Passage]) -> b
     )
 
 
+def _on_topic(sentence: str, question: str, passages: list[Passage]) -> bool:
+    """A source the sentence cites (any source, if uncited) names someone or something the
+    question names: "Jim Hackett is retiring from Disney [1]", drawn from a passage about
+    Disney's chief once Hackett's article is gone, answers from the wrong story. Acronyms
+    ("IAEA" is spelled out in many articles) and month and day names are left out; a question
+    naming nothing else passes."""
+    acronyms = {w.lower() for w in _NAME.findall(question) if w.isupper()}
+    asked = _names(question) - acronyms - _CALENDAR
+    if not asked:
+        return True
+    support = " ".join(f"{p.chunk.text} {p.title}" for p in _cited(sentence, passages)).lower()
+    return any(re.search(r"\b" + re.escape(n[: max(4, len(n) - 3)]), support) for n in asked)
+
+
 def _supported(sentence: str, question: str, passages: list[Passage]) -> bool:
-    return _numbers_supported(sentence, question, passages) and _names_supported(
-        sentence, question, passages
+    return (
+        _numbers_supported(sentence, question, passages)
+        and _names_supported(sentence, question, passages)
+        and _on_topic(sentence, question, passages)
     )
 
 

@@ -163,3 +163,23 @@ def test_names_from_the_question_and_related_word_forms_count_as_supported():
         passages,
     )
     assert not answer.abstained and answer.text.endswith("[1].")
+
+
+def test_an_answer_from_a_passage_that_names_nothing_the_question_does_is_dropped():
+    passages = _one("Disney's chief executive Bob Chapek said the company would cut costs.")
+    wrong = finalize(
+        "CEO Jim Hackett is retiring from what well-known American company?",
+        "Jim Hackett is retiring from Disney [1].",
+        passages,
+    )
+    assert wrong.abstained
+    right = finalize(
+        "CEO Bob Chapek spoke for which company?", "Bob Chapek spoke for Disney [1].", passages
+    )
+    assert not right.abstained
+    # acronyms are often spelled out: no ground to drop an answer
+    spelled = _one("The International Atomic Energy Agency said its inspectors stayed.")
+    iaea = finalize("What did the IAEA say?", "Its inspectors stayed [1].", spelled)
+    assert not iaea.abstained
+    dated = finalize("Who stayed on Monday, September 14?", "Inspectors stayed [1].", spelled)
+    assert not dated.abstained
