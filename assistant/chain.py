@@ -20,7 +20,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
 
-from assistant.citations import CANNOT_ANSWER, is_refusal
+from assistant.citations import CANNOT_ANSWER, is_refusal, may_restate, restates
 from assistant.conflicts import differing_report
 from assistant.prompts import answer_prompt, condense_prompt, format_sources, numbers_list
 from assistant.types import Answer, Passage
@@ -29,10 +29,6 @@ _FOLLOW_UP = re.compile(
     r"\b(it|its|they|them|their|he|him|his|she|her|that|this|those|these|there|then)\b", re.I
 )
 _MARKERS = re.compile(r"\s*\[\d+\]")
-_PARTIAL_MARKER = re.compile(r"\[\d*$")
-_WORDS = re.compile(r"[^\W_]+")
-_FUNCTION = "a an the is are was were be been has have had it its this that of to in on at by for"
-_FUNCTION_WORDS = frozenset(f"{_FUNCTION} with from and as s".split())
 CARRIED = 2  # passages of the previous turn offered again with a follow-up
 
 History = Sequence[Any]
@@ -244,36 +240,15 @@ def _shown(tokens: Iterable[str], question: str) -> Generator[str, None, str]:
         if said:
             said += token
             yield token
-        elif _may_be_refusal(held + token) or _restates(held + token, question):
+        elif _may_be_refusal(held + token) or may_restate(held + token, question):
             held += token
         else:
             said = held + token
             yield said
-    if not said and held and not _may_be_refusal(held) and not _echoes(held, question):
+    if not said and held and not _may_be_refusal(held) and not restates(held, question):
         said = held  # short, and in the question's words: "Biden won [1]" to "Biden or Trump?"
         yield said
     return said
-
-
-def _echoes(reply: str, question: str) -> bool:
-    """A restatement, not an answer: at least three of the question's content words, and at
-    least half of them."""
-    asked = set(_WORDS.findall(question.lower())) - _FUNCTION_WORDS
-    said = set(_WORDS.findall(_MARKERS.sub(" ", reply).lower())) - _FUNCTION_WORDS
-    return len(said) >= 3 and len(said) >= len(asked) / 2
-
-
-def _restates(text: str, question: str) -> bool:
-    """Whether the reply so far uses only the question's words (and a few function words):
-    "The man who recorded the shooting was arrested [1]" answers nothing that was asked."""
-    words = _WORDS.findall(_PARTIAL_MARKER.sub(" ", _MARKERS.sub(" ", text)).lower())
-    if not words:
-        return True
-    asked = set(_WORDS.findall(question.lower())) | _FUNCTION_WORDS
-    *whole, last = words
-    if text.rstrip() == text and text[-1:].isalnum():  # the last word may still be growing
-        return all(w in asked for w in whole) and any(a.startswith(last) for a in asked)
-    return all(w in asked for w in words)
 
 
 def _may_be_refusal(text: str) -> bool:

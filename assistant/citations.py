@@ -20,6 +20,10 @@ CANNOT_ANSWER = "The articles I have do not contain the answer to this question.
 
 _GROUP = re.compile(r"\[\s*(?:sources?\s*)?(\d+(?:\s*[,;]\s*(?:sources?\s*)?\d+)*)\s*\]", re.I)
 _MARKER = re.compile(r"\[(\d+)\]")
+_PARTIAL_MARKER = re.compile(r"\[\d*$")
+_REPLY_WORD = re.compile(r"[^\W_]+")
+_FUNCTION = "a an the is are was were be been has have had it its this that of to in on at by for"
+_FUNCTION_WORDS = frozenset(f"{_FUNCTION} with from and as s".split())
 _WORD = re.compile(r"\w+")
 _STOPWORDS = (
     "a an and are as at be by for from had has have he her his in is it its of on or that the "
@@ -64,6 +68,35 @@ def is_refusal(text: str) -> bool:
     head = " ".join(text.split()).lower()
     phrase = CANNOT_ANSWER.lower().rstrip(".")
     return head.startswith(phrase) or (phrase in head and len(head) < 2 * len(phrase))
+
+
+def _reply_words(text: str) -> list[str]:
+    return _REPLY_WORD.findall(_PARTIAL_MARKER.sub(" ", _MARKER.sub(" ", text)).lower())
+
+
+def may_restate(text: str, question: str) -> bool:
+    """Whether a reply so far (its last word perhaps still growing) uses only the question's
+    words and a few function words: it may turn out to be the question read back."""
+    words = _reply_words(text)
+    if not words:
+        return True
+    asked = set(_REPLY_WORD.findall(question.lower())) | _FUNCTION_WORDS
+    *whole, last = words
+    if text[-1:].isalnum():
+        return all(w in asked for w in whole) and any(a.startswith(last) for a in asked)
+    return all(w in asked for w in words)
+
+
+def restates(reply: str, question: str) -> bool:
+    """The question read back, not an answer ("The man who recorded the fatal shooting of
+    Ahmaud Arbery has been arrested [1]" to "...What is his name?"): only the question's words,
+    at least three of its content words and at least half of them. A short reply in its words
+    ("Biden won" to "Biden or Trump?") is an answer."""
+    if not reply.strip() or not may_restate(reply.rstrip() + " ", question):
+        return False
+    asked = set(_REPLY_WORD.findall(question.lower())) - _FUNCTION_WORDS
+    said = set(_reply_words(reply)) - _FUNCTION_WORDS
+    return len(said) >= 3 and len(said) >= len(asked) / 2
 
 
 def _content_words(text: str) -> set[str]:
@@ -189,7 +222,12 @@ def finalize(question: str, raw: str, passages: list[Passage]) -> Answer:
             if number is not None:
                 pieces[i] = _with_marker(sentence, number)
     pieces = [_repoint(piece, question, passages) for piece in pieces]
-    kept = [piece for piece in pieces if not piece.strip() or _supported(piece, question, passages)]
+    kept = [
+        piece
+        for piece in pieces
+        if not piece.strip()
+        or (_supported(piece, question, passages) and not restates(piece, question))
+    ]
     if not any(_WORD.search(_MARKER.sub("", piece)) for piece in kept):
         return Answer(question, CANNOT_ANSWER, (), True, tuple(passages))
     text = "".join(kept)

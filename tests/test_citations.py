@@ -183,3 +183,16 @@ def test_an_answer_from_a_passage_that_names_nothing_the_question_does_is_droppe
     assert not iaea.abstained
     dated = finalize("Who stayed on Monday, September 14?", "Inspectors stayed [1].", spelled)
     assert not dated.abstained
+
+
+def test_a_sentence_that_reads_the_question_back_is_dropped():
+    question = "The talks in Minsk were held behind closed doors. Who met there?"
+    both = finalize(
+        question,
+        "The talks in Minsk were held behind closed doors [3]. Putin and Lukashenko met [3].",
+        _passages(),
+    )
+    assert both.text == "Putin and Lukashenko met [3]."
+    alone = finalize(question, "The talks in Minsk were held behind closed doors [3].", _passages())
+    assert alone.abstained
+    assert not finalize("Who met Lukashenko, Putin or Xi?", "Putin [3].", _passages()).abstained
