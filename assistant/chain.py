@@ -29,7 +29,9 @@ _FOLLOW_UP = re.compile(
     r"\b(it|its|they|them|their|he|him|his|she|her|that|this|those|these|there|then)\b", re.I
 )
 _MARKERS = re.compile(r"\s*\[\d+\]")
+_WORDS = re.compile(r"\w+")
 CARRIED = 2  # passages of the previous turn offered again with a follow-up
+REWRITE_WORDS = 30  # a longer rewrite of a short follow-up has pasted in an answer
 
 History = Sequence[Any]
 
@@ -89,8 +91,8 @@ def _format_history(turns: list[Turn], last: int = 3) -> str:
 
 @dataclass(frozen=True)
 class Found:
-    """Passages for the prompt, and the best similarity among those retrieved for this turn
-    (passages carried over from the previous turn do not count for the abstention gate)."""
+    """Passages for the prompt, and the best similarity among them and the previous turn's
+    sources (for the abstention gate)."""
 
     passages: list[Passage]
     top_score: float
@@ -137,9 +139,11 @@ def build_chain(
             text = rewrite.invoke({"history": _format_history(turns), "question": question})
             lines = text.strip().splitlines()
             rewritten = lines[0].strip() if lines else ""
-            if rewritten and not _looks_dependent(rewritten):
+            if _resolves(rewritten, question):
                 return rewritten
-        return _contextual(question, turns)
+        # Unchanged or unresolved, the question goes with the ones before it: "How much was
+        # the whole package worth?" names no pronoun, yet means the package just discussed.
+        return _with_previous(question, turns)
 
     def find(x: dict[str, Any]) -> Found:
         k, filters = x.get("k"), x.get("filters")
@@ -147,16 +151,20 @@ def build_chain(
         turns = history_turns(x.get("history"))
         if not turns:
             return Found(rewritten, max((p.score for p in rewritten), default=0.0))
-        # A rewrite can miss or change what the user meant: the follow-up as asked (with the
-        # previous question's words when it leans on them) is searched too, and both count.
+        # A rewrite can miss or change what the user meant: the follow-up as asked, with the
+        # previous question's words, is searched too, and both count. Even a question with no
+        # pronoun can lean on the last one ("How much was the whole package worth?").
         rankings = [rewritten]
-        raw = _contextual(x["question"], turns)
+        raw = _with_previous(x["question"], turns)
         if raw != x["standalone"]:
             rankings.append(retrieve(raw, k, filters))
         size = max(len(r) for r in rankings)
-        top = max((p.score for r in rankings for p in r), default=0.0)
+        carried = _previous_sources(turns[-1], filters)
+        # What the previous answer stood on counts for the gate: "How old is he?" matches no
+        # passage well, but the story it asks about is the one just answered from.
+        top = max((p.score for r in [*rankings, carried] for p in r), default=0.0)
         passages = merge_by_rank(rankings, size)
-        return Found(_with_carried(passages, _previous_sources(turns[-1], filters), size), top)
+        return Found(_with_carried(passages, carried, size), top)
 
     def _previous_sources(turn: Turn, filters: Any) -> list[Passage]:
         """What the previous answer stood on: its cited passages, or (when the history is
@@ -257,9 +265,25 @@ def _may_be_refusal(text: str) -> bool:
     return CANNOT_ANSWER.startswith(head) or is_refusal(head)
 
 
-def _contextual(question: str, turns: list[Turn]) -> str:
-    """Without a model, or when its rewrite left the reference unresolved: carry the previous
-    question along, which gives retrieval its words and lets the answering model resolve it."""
-    if _looks_dependent(question):
-        return f"{question} (follow-up to: {turns[-1].question})"
-    return question
+def _resolves(rewritten: str, question: str) -> bool:
+    """Whether the model's rewrite added what the follow-up left out ("use it" made "use the
+    Patriot battery"; a leftover impersonal "it", as in "how long will it take", is no reason
+    to throw it away). A rewrite that pastes in the previous answer ("How did Kyiv react to
+    the news that Kissinger proposed a negotiated peace that would begin with ...") searches
+    for that answer, not the question."""
+    words = len(rewritten.split())
+    if not words or words > max(REWRITE_WORDS, 2 * len(question.split())):
+        return False
+    added = set(_WORDS.findall(rewritten.lower())) - set(_WORDS.findall(question.lower()))
+    return bool(added)
+
+
+def _with_previous(question: str, turns: list[Turn]) -> str:
+    """The question with the previous ones back to the last that stood alone: after "What
+    did Kissinger propose?" and "Where was it published?", "How old is he?" needs the first."""
+    asked: list[str] = []
+    for turn in reversed(turns[-3:]):
+        asked.insert(0, turn.question)
+        if not _looks_dependent(turn.question):
+            break
+    return f"{question} (follow-up to: {' '.join(asked)})"

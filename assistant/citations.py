@@ -105,12 +105,12 @@ def _content_words(text: str) -> set[str]:
     }
 
 
-def _attribute(sentence: str, passages: list[Passage]) -> int | None:
-    """The source holding most of an uncited sentence's words, if it holds at least 60%."""
+def _attribute(sentence: str, passages: list[Passage], share: float = 0.6) -> int | None:
+    """The source holding most of a sentence's words, if it holds more than `share` of them."""
     words = _content_words(_MARKER.sub("", sentence))
     if len(words) < 3:
         return None
-    best, best_share = None, 0.6
+    best, best_share = None, share
     for number, passage in enumerate(passages, start=1):
         share = len(words & _content_words(passage.chunk.text + " " + passage.title)) / len(words)
         if share > best_share:
@@ -189,14 +189,22 @@ def _supported(sentence: str, question: str, passages: list[Passage]) -> bool:
 
 
 def _repoint(sentence: str, question: str, passages: list[Passage]) -> str:
-    """A sentence whose cited source lacks its figures cites, instead, the first source that
-    holds them (and its names): the small model often copies the right figure with the wrong
-    number. Names alone are no ground to move a marker: a made-up "Kissinger won the Nobel
-    Prize" would find a source that names Kissinger."""
-    if not _MARKER.search(sentence) or _numbers_supported(sentence, question, passages):
+    """A sentence its cited source does not support cites, instead, the source it comes from:
+    the small model often copies the right words with the wrong number.
+
+    A sentence whose figures are missing moves to the first source that holds them (and its
+    names). Otherwise the sentence must be nearly a copy of the new source (80% of its words):
+    names alone are no ground to move a marker, as a made-up "Kissinger won the Nobel Prize"
+    would find a source that names Kissinger."""
+    if not _MARKER.search(sentence) or _supported(sentence, question, passages):
         return sentence
     bare = _MARKER.sub("", sentence)
-    for number in range(1, len(passages) + 1):
+    if _numbers_supported(sentence, question, passages):
+        copied = _attribute(bare, passages, share=0.8)
+        numbers = [] if copied is None else [copied]
+    else:
+        numbers = list(range(1, len(passages) + 1))
+    for number in numbers:
         if _supported(f"{bare} [{number}]", question, passages):
             return _with_marker(bare, number)
     return sentence
@@ -208,8 +216,17 @@ def _with_marker(sentence: str, number: int) -> str:
     return f"{sentence[:end].rstrip()} [{number}]{sentence[end:]}"
 
 
-def finalize(question: str, raw: str, passages: list[Passage]) -> Answer:
-    """Clean the model's reply and resolve its markers against `passages` (numbered from 1)."""
+def finalize(question: str, raw: str, passages: list[Passage], asked: str | None = None) -> Answer:
+    """Clean the model's reply and resolve its markers against `passages` (numbered from 1).
+
+    `asked`: the question the model answered, when a follow-up was rewritten to stand alone
+    ("Who did Zelensky hand the flag to?" for "Who did he hand it to?"); the checks read it,
+    as the names a follow-up leans on are in it alone."""
+    answer = _checked(asked or question, raw, passages)
+    return Answer(question, answer.text, answer.citations, answer.abstained, answer.passages)
+
+
+def _checked(question: str, raw: str, passages: list[Passage]) -> Answer:
     text = _normalise(raw.strip())
     if not text or is_refusal(text):
         return Answer(question, CANNOT_ANSWER, (), True, tuple(passages))

@@ -188,10 +188,11 @@ class Assistant:
         question = question.strip()
         check_limits(question, history, self.settings.limits)
         passages: list[Passage] = []
-        raw = ""
+        raw, standalone = "", None
         payload = {"question": question, "history": history, "k": k, "filters": filters}
         try:
             for chunk in self.chain.stream(payload):
+                standalone = chunk.get("standalone", standalone)
                 if "passages" in chunk:
                     passages = chunk["passages"]
                     yield Event("sources", passages=tuple(passages))
@@ -206,7 +207,7 @@ class Assistant:
                 f"cannot reach the {llm.backend} server at {llm.base_url or 'its default URL'} "
                 f"({exc}); start it, fix llm.base_url, or use another llm.backend"
             ) from exc
-        yield Event("answer", answer=finalize(question, raw, passages))
+        yield Event("answer", answer=finalize(question, raw, passages, standalone))
 
     def ask(
         self,

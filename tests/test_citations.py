@@ -94,6 +94,19 @@ def test_a_figure_cited_to_the_wrong_source_is_pointed_at_the_one_holding_it():
     assert names.abstained  # a name found elsewhere is no ground to move the marker
 
 
+def test_a_sentence_copied_from_another_source_is_pointed_at_it():
+    copied = finalize(
+        "Who met on December 19?",
+        "Putin and Lukashenko met in Minsk on December 19 [2].",
+        _passages(),
+    )
+    assert copied.text == "Putin and Lukashenko met in Minsk on December 19 [3]."
+    made_up = finalize(
+        "Who met on December 19?", "Putin and Lukashenko signed a treaty [2].", _passages()
+    )
+    assert made_up.abstained  # the same names, but not the source's sentence
+
+
 def test_an_answer_resting_only_on_unsupported_numbers_is_a_refusal():
     answer = finalize("q", "The population was around 70,000 people [3].", _passages())
     assert answer.abstained and answer.citations == ()

@@ -68,10 +68,11 @@ def test_article_text_cannot_leave_its_source_block():
 
 def test_condense_prompt_takes_history_and_question():
     messages = condense_prompt(PROMPTS_DIR).format_messages(history="User: hi", question="and?")
-    # four worked rewrites: a pronoun for the topic, one for a name in the answer, an
-    # elliptical "And in 2022?", and a question left alone
-    assert [m.type for m in messages] == ["system", *["human", "ai"] * 4, "human"]
+    # five worked rewrites: a pronoun for the topic, one for a name in the answer, an
+    # elliptical "And in 2022?", "the city" named, and a question left alone
+    assert [m.type for m in messages] == ["system", *["human", "ai"] * 5, "human"]
     assert "BaltBuild" in messages[4].content  # the answer's name replaces "that company"
+    assert messages[8].content == "What is the population of Riga?"
     assert "User: hi" in messages[-1].content and "and?" in messages[-1].content
 
 
