@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from assistant import CANNOT_ANSWER, Assistant, Filters, LimitError
+from assistant import CANNOT_ANSWER, Answer, Assistant, Filters, LimitError
 from assistant.chain import _renumbered, build_chain, merge_by_rank
 from assistant.prompts import as_data
 from assistant.settings import PROJECT_DIR
@@ -269,3 +269,70 @@ def test_a_short_answer_in_the_question_s_own_words_is_shown(index_copy):
     assistant, model = _assistant(index_copy, "Lukashenko, in Minsk [1].")
     answer = assistant.ask("Did Putin meet Lukashenko or Xi in Minsk?")
     assert answer.text.startswith("Lukashenko, in Minsk") and len(model.seen) == 1
+
+
+def _kherson_first_turn(index_copy) -> Answer:
+    first_assistant, _ = _assistant(index_copy, "Shelling killed at least 10 people [1].")
+    return first_assistant.ask("What happened in central Kherson on December 24, 2022?")
+
+
+def _question_line(messages: Any) -> str:
+    return next(x for x in messages[-1].content.splitlines() if x.startswith("Question: "))
+
+
+def test_an_unchanged_rewrite_is_asked_with_the_earlier_question(index_copy):
+    """No pronoun, yet it leans on the last turn; the model hands it back as it was."""
+    first = _kherson_first_turn(index_copy)
+    question = "How many people were wounded in total?"
+    assistant, model = _assistant(index_copy, question, "55 people were wounded [1].")
+    follow = assistant.ask(question, history=[first])
+    assert _question_line(model.seen[1]) == (
+        f"Question: {question} (follow-up to: {first.question})"
+    )
+    assert "Kherson" in follow.passages[0].title
+
+
+def test_a_rewrite_that_names_what_it_meant_is_kept_despite_an_impersonal_it(index_copy):
+    first = _kherson_first_turn(index_copy)
+    rewrite = "How long will it take to restore power in Kherson after the shelling?"
+    assistant, model = _assistant(index_copy, rewrite, "x")
+    assistant.ask("How long will it take to fix it?", history=[first])
+    assert _question_line(model.seen[1]) == f"Question: {rewrite}"
+
+
+def test_a_rewrite_that_pastes_in_the_previous_answer_is_not_used(index_copy):
+    first = _kherson_first_turn(index_copy)
+    pasted = "How many were wounded when " + " ".join(["shelling killed people"] * 12) + "?"
+    assistant, model = _assistant(index_copy, pasted, "x")
+    assistant.ask("How many were wounded?", history=[first])
+    assert _question_line(model.seen[1]) == (
+        f"Question: How many were wounded? (follow-up to: {first.question})"
+    )
+
+
+def test_a_chain_of_follow_ups_carries_the_question_that_stood_alone(index_copy):
+    first = _kherson_first_turn(index_copy)
+    asked = "How many were wounded there?"
+    second_assistant, _ = _assistant(index_copy, asked, "55 were wounded [1].")
+    second = second_assistant.ask(asked, history=[first])
+    assistant, model = _assistant(index_copy, "And how many were killed?", "x")
+    assistant.ask("And how many were killed?", history=[first, second])
+    assert _question_line(model.seen[1]) == (
+        "Question: And how many were killed? (follow-up to: "
+        f"{first.question} How many were wounded there?)"
+    )
+
+
+
+def test_the_previous_answers_sources_let_a_vague_follow_up_past_the_gate(index_copy):
+    """Both questions are vague; what the last answer stood on is what the follow-up is about."""
+    answered = "Shelling killed at least 10 people in central Kherson on December 24, 2022 [1]."
+    history = [("Is that all?", answered)]
+    probe, _ = _assistant(index_copy)
+    gate = probe.settings.retrieval.min_similarity
+    alone = probe.retrieve("Anything else? (follow-up to: Is that all?)")
+    assert max(p.score for p in alone) < gate
+    assistant, model = _assistant(index_copy, "Anything else?", "x")
+    follow = assistant.ask("Anything else?", history=history)
+    assert len(model.seen) == 2  # rewrite, then an answer: the gate let it through
+    assert any("Kherson" in p.title for p in follow.passages)

@@ -209,3 +209,13 @@ def test_a_sentence_that_reads_the_question_back_is_dropped():
     alone = finalize(question, "The talks in Minsk were held behind closed doors [3].", _passages())
     assert alone.abstained
     assert not finalize("Who met Lukashenko, Putin or Xi?", "Putin [3].", _passages()).abstained
+
+
+def test_a_rewritten_follow_up_is_what_the_checks_read():
+    passages = _one("Zelensky handed House Speaker Nancy Pelosi a flag signed by soldiers.")
+    reply = "He handed it to Nancy Pelosi [1]."
+    asked = "Who did Zelensky hand the flag to in Washington?"
+    # as asked, the follow-up names only Washington, which the passage does not
+    assert finalize("Who did he hand it to in Washington?", reply, passages).abstained
+    answer = finalize("Who did he hand it to in Washington?", reply, passages, asked=asked)
+    assert not answer.abstained and answer.question == "Who did he hand it to in Washington?"
