@@ -323,7 +323,6 @@ def test_a_chain_of_follow_ups_carries_the_question_that_stood_alone(index_copy)
     )
 
 
-
 def test_the_previous_answers_sources_let_a_vague_follow_up_past_the_gate(index_copy):
     """Both questions are vague; what the last answer stood on is what the follow-up is about."""
     answered = "Shelling killed at least 10 people in central Kherson on December 24, 2022 [1]."
