@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from dataclasses import replace
 
 from assistant.types import Answer, Citation, Passage
 
@@ -222,8 +223,7 @@ def finalize(question: str, raw: str, passages: list[Passage], asked: str | None
     `asked`: the question the model answered, when a follow-up was rewritten to stand alone
     ("Who did Zelensky hand the flag to?" for "Who did he hand it to?"); the checks read it,
     as the names a follow-up leans on are in it alone."""
-    answer = _checked(asked or question, raw, passages)
-    return Answer(question, answer.text, answer.citations, answer.abstained, answer.passages)
+    return replace(_checked(asked or question, raw, passages), question=question)
 
 
 def _checked(question: str, raw: str, passages: list[Passage]) -> Answer:
