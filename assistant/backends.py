@@ -40,6 +40,7 @@ def _local(llm: LLMSettings) -> BaseChatModel:
         threads=llm.threads,
         temperature=llm.temperature,
         max_tokens=llm.max_tokens,
+        prompt_states=llm.prompt_states,
     )
 
 

@@ -26,9 +26,30 @@ log = logging.getLogger(__name__)
 _ROLES = {"human": "user", "ai": "assistant", "system": "system"}
 
 
+def _prompt_states(entries: int) -> Any:
+    """llama.cpp's RAM cache of model states, bounded by entries rather than bytes.
+
+    A follow-up alternates two prompts, the rewrite and the answer, each opening with ~450
+    tokens of instructions and worked examples. llama.cpp keeps only the last prompt in its
+    context, so without saved states each call reads its instructions again (~6 s on 2
+    cores). Each state also holds ~0.3 GB of logits, which the cache's byte capacity does not
+    count: hence a cap on entries.
+    """
+    from llama_cpp import LlamaRAMCache
+
+    class PromptStates(LlamaRAMCache):
+        def __setitem__(self, key: Any, value: Any) -> None:
+            super().__setitem__(key, value)
+            while len(self.cache_state) > entries:
+                self.cache_state.popitem(last=False)
+
+    return PromptStates()
+
+
 @lru_cache(maxsize=2)
-def _llama(path: str, n_ctx: int, threads: int | None) -> Any:
-    """One loaded model per process, shared by every chat (it takes ~2 GB of memory)."""
+def _llama(path: str, n_ctx: int, threads: int | None, states: int = 0) -> Any:
+    """One loaded model per process, shared by every chat (it takes ~2 GB of memory), with
+    up to `states` saved prompt states."""
     try:
         from llama_cpp import Llama
     except ImportError as exc:
@@ -44,6 +65,8 @@ def _llama(path: str, n_ctx: int, threads: int | None) -> Any:
         n_batch=512,
         verbose=False,
     )
+    if states:
+        llama.set_cache(_prompt_states(states))
     return llama
 
 
@@ -62,13 +85,14 @@ class LocalChatModel(BaseChatModel):
     threads: int | None = None
     temperature: float = 0.0
     max_tokens: int = 320
+    prompt_states: int = 3
 
     @property
     def _llm_type(self) -> str:
         return "llama-cpp-local"
 
     def _completion(self, messages: list[BaseMessage], stop: list[str] | None) -> Iterator[str]:
-        llama = _llama(self.model_path, self.n_ctx, self.threads)
+        llama = _llama(self.model_path, self.n_ctx, self.threads, self.prompt_states)
         payload = [{"role": _ROLES.get(m.type, "user"), "content": m.text} for m in messages]
         cancel = current_cancel.get()
         with model_turns.turn():

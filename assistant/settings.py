@@ -138,6 +138,13 @@ class LLMSettings(_Group):
     max_tokens: int = Field(320, ge=16, description="Longest answer, in tokens.")
     n_ctx: int = Field(4096, ge=512, description="Context window of the local model.")
     threads: int | None = Field(None, description="CPU threads for the local model (default: all).")
+    prompt_states: int = Field(
+        3,
+        ge=0,
+        description="Local model states kept in memory (~0.35 GB each), so the rewrite and the "
+        "answer prompts, which alternate in a conversation, do not re-read their instructions "
+        "(0: off).",
+    )
 
     @field_validator("backend")
     @classmethod

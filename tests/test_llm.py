@@ -47,3 +47,36 @@ def test_answer_function_uses_the_bundled_default_index():
     reply = answer("How many missiles did Russia fire at Ukraine on December 16?")
     assert "76" in reply.text, reply.text
     assert reply.citations
+
+
+def test_saved_prompt_states_are_capped_by_count():
+    """Each state carries ~0.3 GB of logits that llama.cpp's byte capacity does not count."""
+    from types import SimpleNamespace
+
+    from assistant.llms import _prompt_states
+
+    states = _prompt_states(2)
+    for key in [(1, 2), (1, 3), (4, 5)]:
+        states[key] = SimpleNamespace(llama_state_size=1)
+    assert list(states.cache_state) == [(1, 3), (4, 5)]
+    assert states[(4, 5, 6)] is states.cache_state[(4, 5)]  # longest prefix
+
+
+def test_a_follow_up_keeps_the_state_of_both_prompts(local):
+    """The rewrite and the answer prompts alternate in a conversation: the model keeps a
+    saved state for each, and a reply restored from one is the reply computed afresh."""
+    from assistant.llms import _llama, make_llm
+
+    model = make_llm(local.settings.llm)
+    llama = _llama(model.model_path, model.n_ctx, model.threads, model.prompt_states)
+    first = local.ask("What happened in central Kherson on December 24, 2022?")
+    follow = local.ask("How many people were wounded there?", history=[first])
+    assert "55" in follow.text, follow.text
+    kept = [
+        llama.detokenize(list(key)).decode("utf-8", "ignore") for key in llama.cache.cache_state
+    ]
+    assert len(kept) <= local.settings.llm.prompt_states
+    assert any("You rewrite a user's follow-up question" in text for text in kept)
+    assert any("You answer questions about news articles" in text for text in kept)
+    again = local.ask("How many people were wounded there?", history=[first])
+    assert again.text == follow.text
