@@ -47,7 +47,7 @@ def _prompt_states(entries: int) -> Any:
 
 
 @lru_cache(maxsize=2)
-def _llama(path: str, n_ctx: int, threads: int | None, states: int = 0) -> Any:
+def _llama(path: str, n_ctx: int, threads: int | None, states: int) -> Any:
     """One loaded model per process, shared by every chat (it takes ~2 GB of memory), with
     up to `states` saved prompt states."""
     try:
