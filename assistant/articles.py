@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -17,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from assistant.types import Article, Rejected
 
@@ -160,12 +161,14 @@ def load_file(
         if not stat.S_ISREG(mode):  # a pipe or device would block or never end
             result.rejected.append(Rejected(name, f"not a regular file ({_kind(mode)}): skipped"))
             return
+        lines = Path(name).suffix.lower() == ".jsonl"
         with path.open("rb") as fh:
-            data = fh.read(max_bytes + 1)  # no more than the limit, even if the file grows
+            # never more than the limit is read, even if the file grows while it is read
+            data = _capped_lines(fh, max_bytes, name, result) if lines else fh.read(max_bytes + 1)
     except OSError as exc:
         result.rejected.append(Rejected(name, f"cannot read file: {exc.strerror or exc}"))
         return
-    if len(data) > max_bytes:
+    if len(data) > max_bytes and not lines:
         size = max(path.stat().st_size, len(data))
         result.rejected.append(
             Rejected(
@@ -176,6 +179,32 @@ def load_file(
         )
         return
     load_bytes(data, name, key, result)
+
+
+def _capped_lines(fh: BinaryIO, max_bytes: int, name: str, result: LoadResult) -> bytes:
+    """A JSON Lines file holds many articles, so the limit is per line, not per file: a longer
+    line is rejected by its number (and left empty, so later lines keep theirs), never read
+    whole."""
+    lines = []
+    for lineno in itertools.count(1):
+        line = fh.readline(max_bytes + 1)
+        if not line:
+            break
+        if len(line) > max_bytes and not line.endswith(b"\n"):
+            size = len(line)
+            while (rest := fh.readline(1 << 20)) and not rest.endswith(b"\n"):
+                size += len(rest)
+            size += len(rest)
+            result.rejected.append(
+                Rejected(
+                    f"{name}:{lineno}",
+                    f"line is {size:,} bytes, over the {max_bytes:,}-byte limit for one "
+                    "article (raise max_article_bytes)",
+                )
+            )
+            line = b"\n"
+        lines.append(line)
+    return b"".join(lines)
 
 
 def _kind(mode: int) -> str:

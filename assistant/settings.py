@@ -237,7 +237,10 @@ class Settings(BaseSettings):
     index_dir: Path = Field(DEFAULT_INDEX_DIR, description="Folder holding the index.")
     prompts_dir: Path = Field(PROMPTS_DIR, description="Folder holding the prompt templates.")
     max_article_bytes: int = Field(
-        5_000_000, ge=1000, description="Larger article files and web pages are rejected."
+        5_000_000,
+        ge=1000,
+        description="Larger articles are rejected: a file, a web page, or one line of a JSON "
+        "Lines file (a collection is limited per article, not as a whole).",
     )
     clean_text: bool = Field(
         True,

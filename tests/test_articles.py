@@ -421,3 +421,30 @@ def test_safe_name_shows_control_and_format_characters() -> None:
     assert safe_name("plain ü name.txt") == "plain ü name.txt"
     assert safe_name("a\nb\x1b[31mc.txt") == "a\\x0ab\\x1b[31mc.txt"
     assert safe_name("invoice\u202etxt.exe") == "invoice\\u202etxt.exe"
+
+
+def test_a_json_lines_collection_is_limited_per_article_not_per_file(tmp_path):
+    """A news export in one JSON Lines file is many articles: the byte limit applies to each
+    line, so a file far over the limit loads, and only the one oversized line is rejected, by
+    its number, while the lines after it keep theirs."""
+    body = "Officials said the bridge would reopen next week after repairs. " * 20
+    rows = [{"title": f"Bridge report {i}", "text": body} for i in range(40)]
+    rows[7] = {"title": "Oversized", "text": "x " * 20_000}
+    path = tmp_path / "export.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    assert path.stat().st_size > 3 * 10_000
+
+    result = load_paths([path], max_bytes=10_000)
+
+    assert len(result.articles) == 39
+    assert "Oversized" not in {a.title for a in result.articles}
+    bad = reasons(result)
+    assert list(bad) == ["export.jsonl:8"]
+    assert (
+        "40,0" in bad["export.jsonl:8"]
+        and "10,000-byte limit for one article" in bad["export.jsonl:8"]
+    )
+    # line numbers after the rejected line are unchanged: ids stay stable across rebuilds
+    assert {a.id for a in result.articles} == {
+        a.id for a in load_paths([path], max_bytes=100_000).articles if a.title != "Oversized"
+    }
