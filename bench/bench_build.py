@@ -75,10 +75,7 @@ def worker(pipeline: str, model: str, folder: Path) -> dict:
         with Timer() as load:
             from assistant import Assistant
 
-            # the articles come as one JSON Lines file, larger than one article may be
-            assistant = Assistant(
-                index_dir=tmp / "index", embedding={"model": model}, max_article_bytes=1 << 30
-            )
+            assistant = Assistant(index_dir=tmp / "index", embedding={"model": model})
             assistant.embedder.encode(["warm up"])
         with Timer() as build:
             report = assistant.build_index([folder])
