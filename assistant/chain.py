@@ -122,6 +122,7 @@ def build_chain(
     min_similarity: float,
     extract: Extract,
     retry_similarity: float = 1.0,
+    retry_passages: int = 1,
 ) -> Runnable:
     """Input: {question, history, k, filters}. Output keys: standalone, found, passages,
     answer (raw)."""
@@ -200,15 +201,14 @@ def build_chain(
             "question": question,
         }
         said = yield from _shown(write.stream(inputs), question)
-        if said:
-            return said
-        best = 0 if passages[0].score >= retry_similarity else _closest(passages)
-        if len(passages) > 1 and passages[best].score >= retry_similarity:
-            # The small model can miss an answer among several sources that it finds in the
-            # first one alone, or, when fusion put a weak match first, in the closest one by
-            # cosine. Shown to it as [1], that source keeps its own number in the reply.
-            one = {**inputs, "sources": format_sources([passages[best]]), "numbers": "[1]"}
-            said = yield from _shown(_renumbered(write.stream(one), best + 1), question)
+        if len(passages) > 1:
+            # The small model can miss an answer among several sources that it finds in one
+            # alone (see _retry_order). Shown to it as [1], a source keeps its own number.
+            for best in _retry_order(passages, retry_similarity)[:retry_passages]:
+                if said:
+                    break
+                one = {**inputs, "sources": format_sources([passages[best]]), "numbers": "[1]"}
+                said = yield from _shown(_renumbered(write.stream(one), best + 1), question)
         if not said:
             yield CANNOT_ANSWER
         return said
@@ -219,6 +219,23 @@ def build_chain(
         | RunnablePassthrough.assign(passages=RunnableLambda(lambda x: x["found"].passages))
         | RunnablePassthrough.assign(answer=RunnableLambda(generate))
     ).with_config(run_name="news_answer")
+
+
+def _retry_order(passages: list[Passage], threshold: float) -> list[int]:
+    """Passages to ask alone, each at least `threshold` close (cosine): the first, or the
+    closest when fusion put a weak match first; then that story's other passages, closest
+    first. Passages of other stories are not tried: on the dev pages they gave a stale story's
+    answer ("The UK's prime minister ... will resign [4]" for New Zealand's)."""
+    first = 0 if passages[0].score >= threshold else _closest(passages)
+    if passages[first].score < threshold:
+        return []
+    story = passages[first].chunk.article_id
+    rest = [
+        i
+        for i in range(len(passages))
+        if i != first and passages[i].chunk.article_id == story and passages[i].score >= threshold
+    ]
+    return [first, *sorted(rest, key=lambda i: -passages[i].score)]
 
 
 def _closest(passages: list[Passage]) -> int:

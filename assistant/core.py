@@ -170,6 +170,7 @@ class Assistant:
                 self.settings.retrieval.min_similarity,
                 lambda question, passages: extract_answer(self.embedder, question, passages),
                 self.settings.retrieval.retry_similarity,
+                self.settings.retrieval.retry_passages,
             )
         return self._chain
 

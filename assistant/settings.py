@@ -122,6 +122,13 @@ class RetrievalSettings(_Group):
         "reached by the closest remaining passage for 11% of RealTime QA 2020 questions once "
         "their evidence is removed).",
     )
+    retry_passages: int = Field(
+        3,
+        ge=0,
+        description="After a refusal, ask with up to this many passages alone, each at least "
+        "retry_similarity close: the first (or the closest), then the other passages of its "
+        "article. 0 = no second try.",
+    )
 
 
 class LLMSettings(_Group):

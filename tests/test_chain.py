@@ -143,6 +143,44 @@ def test_the_second_try_takes_the_closest_passage_and_keeps_its_number():
     assert "extend his presidency" in retried and "cabinet resigned" not in retried
 
 
+def test_later_tries_read_the_closest_story_passage_by_passage_up_to_the_limit():
+    """An article's lede can sit second behind a closer paragraph of the same story; each try
+    shows one passage alone, the first, then that story's next closest, and stops at the first
+    answer. A close passage of another story is never asked alone after the first try."""
+    texts = [
+        ("odesa", "Drone strikes", "The strike came a week after a warning.", 0.70),
+        ("bridge", "Elsewhere", "A bridge reopened in another city.", 0.30),
+        ("truss", "Old news", "The prime minister will resign within weeks.", 0.69),
+        ("odesa", "Drone strikes", "More than 1.5 million people lost power.", 0.68),
+        ("odesa", "Drone strikes", "Repairs could take weeks.", 0.60),
+    ]
+    passages = [
+        Passage(Chunk(f"{a}:{i}", a, text, 0, len(text)), title, None, None, None, score)
+        for i, (a, title, text, score) in enumerate(texts)
+    ]
+
+    def ask(limit: int, responses: list[str]) -> tuple[str, list[str]]:
+        model = RecordingChatModel(responses=responses, seen=[])
+        chain = build_chain(
+            model, lambda *_: passages, PROJECT_DIR / "prompts", 0.2, lambda *_: "", 0.55, limit
+        )
+        tokens = "".join(c.get("answer", "") for c in chain.stream({"question": "How many?"}))
+        return tokens, [m[-1].content for m in model.seen[1:]]
+
+    tokens, tries = ask(3, [CANNOT_ANSWER, CANNOT_ANSWER, "1.5 million [1].", "never asked"])
+    assert tokens == "1.5 million [4]."
+    assert ["a week after" in t for t in tries] == [True, False]
+    assert "1.5 million people" in tries[1] and "Repairs" not in tries[1]
+    assert all("bridge" not in t and "resign" not in t for t in tries)
+
+    tokens, tries = ask(5, [CANNOT_ANSWER] * 5 + ["never asked"])
+    assert tokens == CANNOT_ANSWER and len(tries) == 3  # the odesa story's three passages
+    tokens, tries = ask(1, [CANNOT_ANSWER, CANNOT_ANSWER, "never asked"])
+    assert tokens == CANNOT_ANSWER and len(tries) == 1
+    tokens, tries = ask(0, [CANNOT_ANSWER, "never asked"])
+    assert tokens == CANNOT_ANSWER and tries == []
+
+
 def test_a_marker_split_across_tokens_is_renumbered():
     tokens = ["Until 20", "36 [", "1", "] and [", "1][", "3]", "."]
     assert "".join(_renumbered(tokens, 4)) == "Until 2036 [4] and [4][3]."
