@@ -172,13 +172,43 @@ def _on_topic(sentence: str, question: str, passages: list[Passage]) -> bool:
     question names: "Jim Hackett is retiring from Disney [1]", drawn from a passage about
     Disney's chief once Hackett's article is gone, answers from the wrong story. Acronyms
     ("IAEA" is spelled out in many articles) and month and day names are left out; a question
-    naming nothing else passes."""
+    naming nothing else passes. A name of three words or more counts when most of its words
+    are there: "Henry Kissinger [3]" for the Nobel Peace Prize, from a passage on a
+    negotiated peace, shares only "peace" with it."""
     acronyms = {w.lower() for w in _NAME.findall(question) if w.isupper()}
-    asked = _names(question) - acronyms - _CALENDAR
+    asked = [
+        run
+        for run in (
+            [w for w in run if w not in acronyms and w not in _CALENDAR]
+            for run in _name_runs(question)
+        )
+        if run
+    ]
     if not asked:
         return True
     support = " ".join(f"{p.chunk.text} {p.title}" for p in _cited(sentence, passages)).lower()
-    return any(re.search(r"\b" + re.escape(n[: max(4, len(n) - 3)]), support) for n in asked)
+    for run in asked:
+        found = sum(
+            bool(re.search(r"\b" + re.escape(n[: max(4, len(n) - 3)]), support)) for n in run
+        )
+        if found and (len(run) < 3 or 2 * found > len(run)):
+            return True
+    return False
+
+
+def _name_runs(text: str) -> list[list[str]]:
+    """The words of `_names`, grouped as they stand together ("Nobel Peace Prize")."""
+    names, runs, run = _names(text), [], []
+    words = re.findall(r"[\w'\u2019-]+", text)
+    for i, word in enumerate(words):
+        bare = re.sub(r"['\u2019]s$", "", word).lower()
+        if i and word[:1].isupper() and bare in names:
+            run.append(bare)
+            continue
+        if run:
+            runs.append(run)
+        run = []
+    return [*runs, run] if run else runs
 
 
 def _supported(sentence: str, question: str, passages: list[Passage]) -> bool:

@@ -196,6 +196,15 @@ def test_an_answer_from_a_passage_that_names_nothing_the_question_does_is_droppe
     assert not iaea.abstained
     dated = finalize("Who stayed on Monday, September 14?", "Inspectors stayed [1].", spelled)
     assert not dated.abstained
+    # a long name counts when most of it is there, not one common word of it
+    peace = _one("Kissinger called for a negotiated peace along the pre-invasion line.")
+    nobel = finalize("Who won the Nobel Peace Prize in 2022?", "Henry Kissinger [1].", peace)
+    assert nobel.abstained
+    prize = _one("The Nobel Peace Prize went to Ales Bialiatski and two rights groups.")
+    won = finalize("Who won the Nobel Peace Prize in 2022?", "Ales Bialiatski [1].", prize)
+    assert not won.abstained
+    short = _one("The peace prize committee in Oslo named Ales Bialiatski.")
+    assert not finalize("Who won the Nobel Peace Prize?", "Ales Bialiatski [1].", short).abstained
 
 
 def test_a_sentence_that_reads_the_question_back_is_dropped():
