@@ -162,9 +162,7 @@ def _names_supported(sentence: str, question: str, passages: list[Passage]) -> b
     support = " ".join(
         f"{p.chunk.text} {p.title} {p.source or ''}" for p in _cited(sentence, passages)
     ).lower()
-    return all(
-        re.search(r"\b" + re.escape(name[: max(4, len(name) - 3)]), support) for name in claimed
-    )
+    return all(_mentions(support, name) for name in claimed)
 
 
 def _on_topic(sentence: str, question: str, passages: list[Passage]) -> bool:
@@ -188,12 +186,15 @@ def _on_topic(sentence: str, question: str, passages: list[Passage]) -> bool:
         return True
     support = " ".join(f"{p.chunk.text} {p.title}" for p in _cited(sentence, passages)).lower()
     for run in asked:
-        found = sum(
-            bool(re.search(r"\b" + re.escape(n[: max(4, len(n) - 3)]), support)) for n in run
-        )
+        found = sum(_mentions(support, name) for name in run)
         if found and (len(run) < 3 or 2 * found > len(run)):
             return True
     return False
+
+
+def _mentions(support: str, name: str) -> bool:
+    """`support` (lower case) has a word that starts like `name` ("Ukrainian" for Ukraine)."""
+    return re.search(r"\b" + re.escape(name[: max(4, len(name) - 3)]), support) is not None
 
 
 def _name_runs(text: str) -> list[list[str]]:
