@@ -174,14 +174,9 @@ def _on_topic(sentence: str, question: str, passages: list[Passage]) -> bool:
     are there: "Henry Kissinger [3]" for the Nobel Peace Prize, from a passage on a
     negotiated peace, shares only "peace" with it."""
     acronyms = {w.lower() for w in _NAME.findall(question) if w.isupper()}
-    asked = [
-        run
-        for run in (
-            [w for w in run if w not in acronyms and w not in _CALENDAR]
-            for run in _name_runs(question)
-        )
-        if run
-    ]
+    left_out = acronyms | _CALENDAR
+    runs = [[w for w in run if w not in left_out] for run in _name_runs(question)]
+    asked = [run for run in runs if run]
     if not asked:
         return True
     support = " ".join(f"{p.chunk.text} {p.title}" for p in _cited(sentence, passages)).lower()
