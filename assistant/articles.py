@@ -163,7 +163,8 @@ def load_file(
             return
         lines = Path(name).suffix.lower() == ".jsonl"
         with path.open("rb") as fh:
-            # never more than the limit is read, even if the file grows while it is read
+            # never more than the limit (per line for JSON Lines) is read, even if the file
+            # grows while it is read
             data = _capped_lines(fh, max_bytes, name, result) if lines else fh.read(max_bytes + 1)
     except OSError as exc:
         result.rejected.append(Rejected(name, f"cannot read file: {exc.strerror or exc}"))
