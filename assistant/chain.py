@@ -20,7 +20,13 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
 
-from assistant.citations import CANNOT_ANSWER, is_refusal, may_restate, restates
+from assistant.citations import (
+    CANNOT_ANSWER,
+    is_refusal,
+    lacks_quantity,
+    may_restate,
+    restates,
+)
 from assistant.conflicts import differing_report
 from assistant.prompts import answer_prompt, condense_prompt, format_sources, numbers_list
 from assistant.types import Answer, Passage
@@ -32,6 +38,7 @@ _MARKERS = re.compile(r"\s*\[\d+\]")
 _WORDS = re.compile(r"\w+")
 CARRIED = 2  # passages of the previous turn offered again with a follow-up
 REWRITE_WORDS = 30  # a longer rewrite of a short follow-up has pasted in an answer
+_FOLLOWING = " (follow-up to: "  # how `_with_previous` appends the earlier questions
 
 History = Sequence[Any]
 
@@ -204,14 +211,16 @@ def build_chain(
         if len(passages) > 1:
             # The small model can miss an answer among several sources that it finds in one
             # alone (see _retry_order). Shown to it as [1], a source keeps its own number.
+            # A reply with no figure to "how many" is not asked again: over one source the
+            # model then makes a figure up ("six experts", from "six reactors").
             for best in _retry_order(passages, retry_similarity)[:retry_passages]:
-                if said:
+                if said is None or said:
                     break
                 one = {**inputs, "sources": format_sources([passages[best]]), "numbers": "[1]"}
                 said = yield from _shown(_renumbered(write.stream(one), best + 1), question)
         if not said:
             yield CANNOT_ANSWER
-        return said
+        return said or ""
 
     return (
         RunnablePassthrough.assign(standalone=RunnableLambda(standalone))
@@ -257,22 +266,36 @@ def _renumbered(tokens: Iterable[str], number: int) -> Iterator[str]:
         yield pending.replace("[1]", f"[{number}]")
 
 
-def _shown(tokens: Iterable[str], question: str) -> Generator[str, None, str]:
-    """Stream a reply, holding back what may still turn out to be the cannot-answer sentence or
-    the question restated as if it were the answer; return what was shown ("" for neither)."""
+def _shown(tokens: Iterable[str], question: str) -> Generator[str, None, str | None]:
+    """Stream a reply, holding back what may still turn out to be the cannot-answer sentence,
+    the question restated as if it were the answer, or a reply to "how many" with no figure;
+    return what was shown: "" for a refusal or a restatement, None for no figure."""
     held = said = ""
+    own = question.split(_FOLLOWING)[0]  # "Who ...? (follow-up to: How many ...?)" asks who
     for token in tokens:
         if said:
             said += token
             yield token
-        elif _may_be_refusal(held + token) or may_restate(held + token, question):
+        elif (
+            _may_be_refusal(held + token)
+            or may_restate(held + token, question)
+            or lacks_quantity(held + token, own, complete=False)
+        ):
             held += token
         else:
             said = held + token
             yield said
-    if not said and held and not _may_be_refusal(held) and not restates(held, question):
+    if (
+        not said
+        and held
+        and not _may_be_refusal(held)
+        and not restates(held, question)
+        and not lacks_quantity(held, own)
+    ):
         said = held  # short, and in the question's words: "Biden won [1]" to "Biden or Trump?"
         yield said
+    if not said and held and lacks_quantity(held, own) and not _may_be_refusal(held):
+        return None
     return said
 
 
@@ -303,4 +326,4 @@ def _with_previous(question: str, turns: list[Turn]) -> str:
         asked.insert(0, turn.question)
         if not _looks_dependent(turn.question):
             break
-    return f"{question} (follow-up to: {' '.join(asked)})"
+    return f"{question}{_FOLLOWING}{' '.join(asked)})"

@@ -88,6 +88,39 @@ def may_restate(text: str, question: str) -> bool:
     return all(w in asked for w in words)
 
 
+_HOW_MANY = re.compile(r"\bhow\s+(?:many|much)\b", re.I)
+_QUANTITY = re.compile(
+    r"\d+(?:[.,]\d+)*|\b(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"\w+teen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|"
+    r"millions?|billions?|trillions?|dozens?|several|few|half|third|quarter|none|nobody|both|"
+    r"twice|all|most|majority|handful)\b",
+    re.I,
+)
+_TIME_UNIT = re.compile(r"\s+(?:-\s*)?(second|minute|hour|day|week|month|year)s?\b", re.I)
+
+
+def lacks_quantity(reply: str, question: str, complete: bool = True) -> bool:
+    """A reply to "how many" or "how much" that gives no figure, not even "most": the small
+    model answers "How many were shot down?" with a nearby sentence that has none. A date
+    ("September 1", 2022) or a span of time ("several weeks") is no figure unless the question
+    asks for days, weeks or years. While a reply streams (`complete` False), a figure at its
+    very end is not counted yet: what follows may make it a date or a span."""
+    if not _HOW_MANY.search(question):
+        return False
+    text = _PARTIAL_MARKER.sub(" ", _MARKER.sub(" ", reply))  # "[1" while it streams
+    for match in _QUANTITY.finditer(text):
+        if not complete and match.end() == len(text):
+            continue
+        figure, before = match.group(0), text[: match.start()].split()[-1:]
+        if re.fullmatch(r"(?:19|20)\d\d", figure) or (before and before[0].lower() in _CALENDAR):
+            continue
+        unit = _TIME_UNIT.match(text, match.end())
+        if unit and unit.group(1).lower() not in question.lower():
+            continue
+        return False
+    return True
+
+
 def restates(reply: str, question: str) -> bool:
     """The question read back, not an answer ("The man who recorded the fatal shooting of
     Ahmaud Arbery has been arrested [1]" to "...What is his name?"): only the question's words,

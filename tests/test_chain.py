@@ -373,3 +373,28 @@ def test_the_previous_answers_sources_let_a_vague_follow_up_past_the_gate(index_
     follow = assistant.ask("Anything else?", history=history)
     assert len(model.seen) == 2  # rewrite, then an answer: the gate let it through
     assert any("Kherson" in p.title for p in follow.passages)
+
+
+def test_a_how_many_reply_without_a_figure_is_a_refusal(index_copy):
+    """Not shown, and not asked again: over one source the model makes a figure up."""
+    assistant, model = _assistant(
+        index_copy,
+        "The strike came a week after a warning about drones [1].",
+        "Air defences shot down 300 of them [1].",
+    )
+    events = list(assistant.stream("How many drones were shot down over Kyiv?"))
+    assert len(model.seen) == 1
+    assert "".join(e.text for e in events if e.kind == "token") == CANNOT_ANSWER
+    assert events[-1].answer.abstained
+
+
+def test_only_the_follow_up_itself_decides_whether_a_figure_is_due(index_copy):
+    """Searched with the question before it, "Who questioned that spending?" is still no
+    "how much" question: a reply naming who is shown."""
+    first_assistant, _ = _assistant(index_copy, "Another $45 billion [1].")
+    first = first_assistant.ask("How much more aid for Ukraine was in the spending bill?")
+    reply = "Some Republican lawmakers had questioned it [1]."
+    assistant, model = _assistant(index_copy, "Who questioned the scale?", reply)
+    follow = assistant.ask("Who questioned the scale of that spending?", history=[first])
+    assert "(follow-up to:" in model.seen[1][-1].content  # the short rewrite was not used
+    assert follow.text == reply and len(model.seen) == 2

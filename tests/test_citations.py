@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from assistant import CANNOT_ANSWER
-from assistant.citations import finalize, is_refusal
+from assistant.citations import finalize, is_refusal, lacks_quantity
 from assistant.types import Chunk, Passage
 
 
@@ -228,3 +228,22 @@ def test_a_rewritten_follow_up_is_what_the_checks_read():
     assert finalize("Who did he hand it to in Washington?", reply, passages).abstained
     answer = finalize("Who did he hand it to in Washington?", reply, passages, asked=asked)
     assert not answer.abstained and answer.question == "Who did he hand it to in Washington?"
+
+
+def test_a_reply_to_how_many_must_give_a_figure():
+    asked = "How many drones were shot down?"
+    assert lacks_quantity("The strike came a week after a warning [1].", asked)
+    assert not lacks_quantity("Air defences shot down 30 of them [1].", asked)
+    assert not lacks_quantity("Dozens were shot down [1].", asked)
+    assert not lacks_quantity("Air defences destroyed most of the drones [1].", asked)
+    assert not lacks_quantity("About fifteen [2].", asked)
+    assert not lacks_quantity("The strike came a week after a warning [1].", "When was it?")
+    assert lacks_quantity("Much of it [1].", "And how much did the package cost?")
+    # dates and spans of time are no count of what was asked about
+    assert lacks_quantity("It came after a pause of several weeks [5].", asked)
+    assert lacks_quantity("Inspectors have been there since September 1, 2022 [1].", asked)
+    assert not lacks_quantity("Three weeks [1].", "How many weeks did the repairs take?")
+    assert not lacks_quantity("It rose by 2.5 percent in 2022 [1].", "By how much did it rise?")
+    assert not lacks_quantity("30", asked)
+    assert lacks_quantity("30", asked, complete=False)  # "30 weeks" may follow
+    assert not lacks_quantity("30 of", asked, complete=False)
