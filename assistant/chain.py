@@ -285,17 +285,12 @@ def _shown(tokens: Iterable[str], question: str) -> Generator[str, None, str | N
         else:
             said = held + token
             yield said
-    if (
-        not said
-        and held
-        and not _may_be_refusal(held)
-        and not restates(held, question)
-        and not lacks_quantity(held, own)
-    ):
-        said = held  # short, and in the question's words: "Biden won [1]" to "Biden or Trump?"
-        yield said
-    if not said and held and lacks_quantity(held, own) and not _may_be_refusal(held):
-        return None
+    if not said and held and not _may_be_refusal(held):
+        if lacks_quantity(held, own):
+            return None
+        if not restates(held, question):
+            said = held  # short, in the question's words: "Biden won [1]" to "Biden or Trump?"
+            yield said
     return said
 
 
