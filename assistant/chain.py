@@ -22,9 +22,12 @@ from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrou
 
 from assistant.citations import (
     CANNOT_ANSWER,
+    FOLLOWING,
     is_refusal,
     lacks_quantity,
     may_restate,
+    names_new,
+    own_words,
     restates,
 )
 from assistant.conflicts import differing_report
@@ -38,7 +41,6 @@ _MARKERS = re.compile(r"\s*\[\d+\]")
 _WORDS = re.compile(r"\w+")
 CARRIED = 2  # passages of the previous turn offered again with a follow-up
 REWRITE_WORDS = 30  # a longer rewrite of a short follow-up has pasted in an answer
-_FOLLOWING = " (follow-up to: "  # how `_with_previous` appends the earlier questions
 
 History = Sequence[Any]
 
@@ -98,11 +100,13 @@ def _format_history(turns: list[Turn], last: int = 3) -> str:
 
 @dataclass(frozen=True)
 class Found:
-    """Passages for the prompt, and the best similarity among them and the previous turn's
-    sources (for the abstention gate)."""
+    """Passages for the prompt, the best similarity among them and the previous turn's
+    sources (for the abstention gate), and the articles a follow-up that names nothing new
+    must be answered from (see `finalize`)."""
 
     passages: list[Passage]
     top_score: float
+    story: frozenset[str] = frozenset()
 
 
 def merge_by_rank(rankings: Sequence[Sequence[Passage]], size: int) -> list[Passage]:
@@ -172,7 +176,11 @@ def build_chain(
         # passage well, but the story it asks about is the one just answered from.
         top = max((p.score for r in [*rankings, carried] for p in r), default=0.0)
         passages = merge_by_rank(rankings, size)
-        return Found(_with_carried(passages, carried, size), top)
+        earlier = [t.question for t in turns]
+        story = frozenset(
+            () if names_new(x["question"], earlier) else (p.chunk.article_id for p in carried)
+        )
+        return Found(_with_carried(passages, carried, size), top, story)
 
     def _previous_sources(turn: Turn, filters: Any) -> list[Passage]:
         """What the previous answer stood on: its cited passages, or (when the history is
@@ -271,7 +279,7 @@ def _shown(tokens: Iterable[str], question: str) -> Generator[str, None, str | N
     the question restated as if it were the answer, or a reply to "how many" with no figure;
     return what was shown: "" for a refusal or a restatement, None for no figure."""
     held = said = ""
-    own = question.split(_FOLLOWING)[0]  # "Who ...? (follow-up to: How many ...?)" asks who
+    own = own_words(question)
     for token in tokens:
         if said:
             said += token
@@ -321,4 +329,4 @@ def _with_previous(question: str, turns: list[Turn]) -> str:
         asked.insert(0, turn.question)
         if not _looks_dependent(turn.question):
             break
-    return f"{question}{_FOLLOWING}{' '.join(asked)})"
+    return f"{question}{FOLLOWING}{' '.join(asked)})"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 
 from assistant.types import Answer, Citation, Passage
@@ -37,11 +38,22 @@ _NAME = re.compile(r"\b[A-Z][\w'\u2019-]*")
 _CLAUSE_STARTERS = (
     "according after also although another answer articles before both but despite during "
     "however if in many most no not on one other over since some source sources than then "
-    "there these they this those though under unlike until we when where whereas while yes you"
+    "there these they this those though under unlike until we when where whereas while yes you "
+    "what which whom whose why how did does do can could would should"  # open a question
 )
 _STARTERS = frozenset(_CLAUSE_STARTERS.split())
 # Capitalised, but dates, not what a story is about ("the September 14th mailing").
 _CALENDAR = frozenset(n.lower() for n in (*calendar.month_name[1:], *calendar.day_name))
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+_NEXT_YEAR = re.compile(r"\b(?:next|coming|following)\b[\w\s-]{0,15}?\byear\b", re.I)
+_LAST_YEAR = re.compile(r"\b(?:last|previous|past)\s+year\b", re.I)
+FOLLOWING = " (follow-up to: "  # how the chain appends earlier questions to a follow-up
+
+
+def own_words(question: str) -> str:
+    """The question without the earlier ones the chain appended to it: "Who questioned that
+    spending? (follow-up to: How much ...?)" asks who, not how much."""
+    return question.split(FOLLOWING)[0]
 
 
 def _pieces(text: str) -> list[str]:
@@ -240,11 +252,32 @@ def _name_runs(text: str) -> list[list[str]]:
     return [*runs, run] if run else runs
 
 
+def _years_supported(sentence: str, question: str, passages: list[Passage]) -> bool:
+    """A year the question names is one a source the sentence cites (any, if uncited) speaks
+    of: named in it, or its own year, or the year after or before when it says "the coming
+    year" or "last year". "How much electricity did the plant produce in 2021?" is not
+    answered by its capacity in a 2022 article, nor "Best Director at the 2023 Golden Globes"
+    by a 2015 winner."""
+    asked = set(_YEAR.findall(own_words(question)))
+    if not asked:
+        return True
+    spoken: set[str] = set()
+    for p in _cited(sentence, passages):
+        if not (p.date and p.date[:4].isdigit()):
+            return True  # an undated source may be of any year: no ground to drop
+        text, year = f"{p.chunk.text} {p.title}", int(p.date[:4])
+        spoken |= {*_YEAR.findall(text), str(year)}
+        spoken |= {str(year + 1)} if _NEXT_YEAR.search(text) else set()
+        spoken |= {str(year - 1)} if _LAST_YEAR.search(text) else set()
+    return asked <= spoken
+
+
 def _supported(sentence: str, question: str, passages: list[Passage]) -> bool:
     return (
         _numbers_supported(sentence, question, passages)
         and _names_supported(sentence, question, passages)
         and _on_topic(sentence, question, passages)
+        and _years_supported(sentence, question, passages)
     )
 
 
@@ -276,13 +309,33 @@ def _with_marker(sentence: str, number: int) -> str:
     return f"{sentence[:end].rstrip()} [{number}]{sentence[end:]}"
 
 
-def finalize(question: str, raw: str, passages: list[Passage], asked: str | None = None) -> Answer:
+def names_new(question: str, earlier: Sequence[str]) -> bool:
+    """Whether a follow-up names someone or something the earlier questions did not ("And in
+    Bakhmut?"); one that does not ("What was the city's population?") stays on their story."""
+    known: set[str] = set().union(*(_names(q) for q in earlier))
+    return bool(_names(question) - known)
+
+
+def finalize(
+    question: str,
+    raw: str,
+    passages: list[Passage],
+    asked: str | None = None,
+    story: frozenset[str] = frozenset(),
+) -> Answer:
     """Clean the model's reply and resolve its markers against `passages` (numbered from 1).
 
     `asked`: the question the model answered, when a follow-up was rewritten to stand alone
     ("Who did Zelensky hand the flag to?" for "Who did he hand it to?"); the checks read it,
-    as the names a follow-up leans on are in it alone."""
-    return replace(_checked(asked or question, raw, passages), question=question)
+    as the names a follow-up leans on are in it alone.
+
+    `story`: the articles a follow-up that names nothing new continues. An answer citing none
+    of them is about another story and becomes the refusal: asked "What was the city's
+    population before the war?" about Kherson, the model gave Bakhmut's."""
+    answer = replace(_checked(asked or question, raw, passages), question=question)
+    if story and answer.citations and not any(c.article_id in story for c in answer.citations):
+        return Answer(question, CANNOT_ANSWER, (), True, tuple(passages))
+    return answer
 
 
 def _checked(question: str, raw: str, passages: list[Passage]) -> Answer:

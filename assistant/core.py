@@ -190,10 +190,13 @@ class Assistant:
         check_limits(question, history, self.settings.limits)
         passages: list[Passage] = []
         raw, standalone = "", None
+        story: frozenset[str] = frozenset()
         payload = {"question": question, "history": history, "k": k, "filters": filters}
         try:
             for chunk in self.chain.stream(payload):
                 standalone = chunk.get("standalone", standalone)
+                if "found" in chunk:
+                    story = chunk["found"].story
                 if "passages" in chunk:
                     passages = chunk["passages"]
                     yield Event("sources", passages=tuple(passages))
@@ -208,7 +211,8 @@ class Assistant:
                 f"cannot reach the {llm.backend} server at {llm.base_url or 'its default URL'} "
                 f"({exc}); start it, fix llm.base_url, or use another llm.backend"
             ) from exc
-        yield Event("answer", answer=finalize(question, raw, passages, standalone))
+        answer = finalize(question, raw, passages, standalone, story)
+        yield Event("answer", answer=answer)
 
     def ask(
         self,

@@ -398,3 +398,31 @@ def test_only_the_follow_up_itself_decides_whether_a_figure_is_due(index_copy):
     follow = assistant.ask("Who questioned the scale of that spending?", history=[first])
     assert "(follow-up to:" in model.seen[1][-1].content  # the short rewrite was not used
     assert follow.text == reply and len(model.seen) == 2
+
+
+def test_a_follow_up_naming_nothing_new_must_be_answered_from_its_story(index_copy):
+    """Asked about Kherson's population, the model read Bakhmut's from another article: a
+    follow-up that names no one new continues the story its last answer cited."""
+    asked = "How many times did Russian forces fire on the region before the market strike?"
+    first_assistant, _ = _assistant(index_copy, "They fired on the region 41 times [1].")
+    first = first_assistant.ask(asked)
+    cited = first.passages[first.citations[0].number - 1]
+    assert "Kherson" in cited.title
+    story = cited.chunk.article_id
+
+    def answered_from_elsewhere(question: str) -> Answer:
+        probe, _ = _assistant(index_copy, question, "x")
+        passages = probe.ask(question, history=[first]).passages
+        other = next(  # naming "Russian", as the earlier question does: on topic by name
+            i
+            for i, p in enumerate(passages, 1)
+            if p.chunk.article_id != story and "Russian" in p.chunk.text.split(". ")[0]
+        )
+        copied = f"{passages[other - 1].chunk.text.split('. ')[0]} [{other}]."
+        assistant, _ = _assistant(index_copy, question, copied)
+        return assistant.ask(question, history=[first])
+
+    assert answered_from_elsewhere("What was the city's population before the war?").abstained
+    # naming a new place, a follow-up may move to another story
+    moved = answered_from_elsewhere("What was the population of Bakhmut before the war?")
+    assert not moved.abstained and moved.citations[0].article_id != story

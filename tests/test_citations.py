@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from assistant import CANNOT_ANSWER
-from assistant.citations import finalize, is_refusal, lacks_quantity
+from assistant.citations import finalize, is_refusal, lacks_quantity, names_new
 from assistant.types import Chunk, Passage
 
 
@@ -247,3 +247,46 @@ def test_a_reply_to_how_many_must_give_a_figure():
     assert not lacks_quantity("30", asked)
     assert lacks_quantity("30", asked, complete=False)  # "30 weeks" may follow
     assert not lacks_quantity("30 of", asked, complete=False)
+
+
+def _dated(text: str, date: str | None) -> list[Passage]:
+    return [Passage(Chunk("d:0", "d", text, 0, len(text)), "Plant", date, "Wire", None, 0.5)]
+
+
+def test_a_year_the_question_names_must_be_one_the_cited_source_speaks_of():
+    asked = "How much electricity did the plant produce in 2021?"
+    capacity = _dated("The plant had a pre-war capacity of about 5,700 megawatts.", "2022-12-23")
+    assert finalize(asked, "It produced about 5,700 megawatts [1].", capacity).abstained
+    named = _dated("In 2021 the plant produced 5,700 megawatts.", "2022-12-23")
+    assert not finalize(asked, "It produced 5,700 megawatts [1].", named).abstained
+    last = _dated("Last year the plant produced 5,700 megawatts.", "2022-01-10")
+    assert not finalize(asked, "It produced 5,700 megawatts [1].", last).abstained
+    # the source's own year, and the coming one when it speaks of it
+    own = _dated("On Saturday the plant produced 900 megawatts.", "2021-05-02")
+    assert not finalize(asked, "900 megawatts [1].", own).abstained
+    grant = "Pell grants rise by $500 to $7,395 for the coming school year."
+    fiscal = "By how much will the Pell Grant be raised in the 2023 fiscal year?"
+    assert not finalize(fiscal, "By $500 [1].", _dated(grant, "2022-12-20")).abstained
+    assert finalize(fiscal, "By $500 [1].", _dated(grant, "2021-12-20")).abstained
+    assert not finalize(fiscal, "By $500 [1].", _dated(grant, None)).abstained  # undated
+    # only the question's own words: a year in the earlier question it follows is no demand
+    follow = "How much did it produce? (follow-up to: What happened at the plant in 2021?)"
+    assert not finalize(
+        follow, "900 megawatts [1].", _dated("It made 900 megawatts.", "2022-01-05")
+    ).abstained
+
+
+def test_a_follow_up_naming_nothing_new_is_answered_from_its_story():
+    passages = _passages()
+    asked = "What was the city's population before the war?"
+    reply = "Putin and Lukashenko met in Minsk on December 19 [3]."
+    assert finalize(asked, reply, passages, story=frozenset({"a0"})).abstained
+    assert not finalize(asked, reply, passages, story=frozenset({"a2"})).abstained
+    assert not finalize(asked, reply, passages).abstained  # no story: a first question
+    # one cited source of the story is enough: a note on another outlet's figure may follow
+    both = "Air defences shot down 30 drones [1]. Putin and Lukashenko met in Minsk [3]."
+    assert not finalize(asked, both, passages, story=frozenset({"a0"})).abstained
+    earlier = ["When was Kherson liberated?", "How long had the occupation lasted?"]
+    assert not names_new(asked, earlier)
+    assert not names_new("How many were killed in Kherson?", earlier)
+    assert names_new("And in Bakhmut?", earlier)
