@@ -15,6 +15,7 @@ import calendar
 import re
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import date
 
 from assistant.types import Answer, Citation, Passage
 
@@ -322,6 +323,7 @@ def finalize(
     passages: list[Passage],
     asked: str | None = None,
     story: frozenset[str] = frozenset(),
+    since: date | None = None,
 ) -> Answer:
     """Clean the model's reply and resolve its markers against `passages` (numbered from 1).
 
@@ -331,14 +333,24 @@ def finalize(
 
     `story`: the articles a follow-up that names nothing new continues. An answer citing none
     of them is about another story and becomes the refusal: asked "What was the city's
-    population before the war?" about Kherson, the model gave Bakhmut's."""
-    answer = replace(_checked(asked or question, raw, passages), question=question)
+    population before the war?" about Kherson, the model gave Bakhmut's.
+
+    `since`: the earliest day a cited source may be dated, when the question names its days
+    ("this week"); a sentence citing only older sources is dropped."""
+    answer = replace(_checked(asked or question, raw, passages, since), question=question)
     if story and answer.citations and not any(c.article_id in story for c in answer.citations):
         return Answer(question, CANNOT_ANSWER, (), True, tuple(passages))
     return answer
 
 
-def _checked(question: str, raw: str, passages: list[Passage]) -> Answer:
+def _recent_enough(sentence: str, passages: list[Passage], since: date | None) -> bool:
+    """A source the sentence cites (any, if uncited) is dated `since` or later, or undated."""
+    return since is None or any(
+        not p.date or p.date[:10] >= since.isoformat() for p in _cited(sentence, passages)
+    )
+
+
+def _checked(question: str, raw: str, passages: list[Passage], since: date | None = None) -> Answer:
     text = _normalise(raw.strip())
     if not text or is_refusal(text):
         return Answer(question, CANNOT_ANSWER, (), True, tuple(passages))
@@ -355,7 +367,11 @@ def _checked(question: str, raw: str, passages: list[Passage]) -> Answer:
         piece
         for piece in pieces
         if not piece.strip()
-        or (_supported(piece, question, passages) and not restates(piece, question))
+        or (
+            _supported(piece, question, passages)
+            and _recent_enough(piece, passages, since)
+            and not restates(piece, question)
+        )
     ]
     if not any(_WORD.search(_MARKER.sub("", piece)) for piece in kept):
         return Answer(question, CANNOT_ANSWER, (), True, tuple(passages))

@@ -23,7 +23,7 @@ from assistant.errors import IndexNotFoundError, LimitError, LLMError
 from assistant.extractive import extract_answer
 from assistant.ingest import add_loaded, add_paths, remove_ids
 from assistant.llms import make_llm
-from assistant.retrieval import Filters, retrieve
+from assistant.retrieval import Filters, question_timeframe, retrieve
 from assistant.settings import (
     DEFAULT_INDEX_DIR,
     SAMPLE_ARTICLES_DIR,
@@ -211,7 +211,8 @@ class Assistant:
                 f"cannot reach the {llm.backend} server at {llm.base_url or 'its default URL'} "
                 f"({exc}); start it, fix llm.base_url, or use another llm.backend"
             ) from exc
-        answer = finalize(question, raw, passages, standalone, story)
+        since = question_timeframe(self.index(), question, filters).earliest_source()
+        answer = finalize(question, raw, passages, standalone, story, since)
         yield Event("answer", answer=answer)
 
     def ask(

@@ -42,11 +42,17 @@ def retrieve(
     k = k or settings.k
     filters = filters or Filters()
     found = gather(data, embedder, question, max(settings.fetch_k, k), filters)
-    as_of = parse_day(filters.as_of)
-    when = timeframe(question, as_of or default_as_of(data.newest_date()))
+    when = question_timeframe(data, question, filters)
     # no day given and no "this week": an archive question, no recency bias
-    dated = as_of is not None or when.start is not None
+    dated = filters.as_of is not None or when.start is not None
     return rank(data, found, settings, k, when if dated else None, budget)
+
+
+def question_timeframe(data: IndexView, question: str, filters: Filters | None) -> Timeframe:
+    """The days the question names ("this week"), counted back from its as-of day: the
+    filters' `as_of`, else today or the newest article's date."""
+    as_of = parse_day(filters.as_of) if filters else None
+    return timeframe(question, as_of or default_as_of(data.newest_date()))
 
 
 @dataclass

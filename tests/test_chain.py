@@ -426,3 +426,16 @@ def test_a_follow_up_naming_nothing_new_must_be_answered_from_its_story(index_co
     # naming a new place, a follow-up may move to another story
     moved = answered_from_elsewhere("What was the population of Bakhmut before the war?")
     assert not moved.abstained and moved.citations[0].article_id != story
+
+
+def test_this_week_is_not_answered_from_an_older_article(index_copy):
+    """Asked as of a month after the sample's December articles, "this week" finds none of
+    them in its window: the answer from one of them is stale, and is refused."""
+    reply = "Shelling killed at least 10 people [1]."
+    later = Filters(as_of="2023-01-25")
+    assistant, _ = _assistant(index_copy, reply, reply)
+    assert assistant.ask("What happened in Kherson this week?", filters=later).abstained
+    assert not assistant.ask("What happened in Kherson?", filters=later).abstained
+    assistant, _ = _assistant(index_copy, reply)
+    week = Filters(as_of="2022-12-26")
+    assert not assistant.ask("What happened in Kherson this week?", filters=week).abstained

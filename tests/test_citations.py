@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from assistant import CANNOT_ANSWER
 from assistant.citations import finalize, is_refusal, lacks_quantity, names_new
 from assistant.types import Chunk, Passage
@@ -290,3 +292,15 @@ def test_a_follow_up_naming_nothing_new_is_answered_from_its_story():
     assert not names_new(asked, earlier)
     assert not names_new("How many were killed in Kherson?", earlier)
     assert names_new("And in Bakhmut?", earlier)
+
+
+def test_a_question_naming_its_days_is_not_answered_from_older_sources():
+    asked = "Which state was drenched by a storm this week?"
+    old = _dated("Louisiana was drenched by Hurricane Nicholas.", "2021-09-15")
+    reply = "Louisiana [1]."
+    assert finalize(asked, reply, old, since=date(2023, 1, 3)).abstained
+    assert not finalize(asked, reply, old, since=date(2021, 9, 13)).abstained
+    assert not finalize(asked, reply, old).abstained
+    assert not finalize(
+        asked, reply, _dated(old[0].chunk.text, None), since=date(2023, 1, 3)
+    ).abstained

@@ -31,6 +31,14 @@ def test_phrases_become_windows(question: str, start: date, end: date):
     assert not frame.contains(start.replace(year=2022))
 
 
+def test_named_days_bound_the_sources_an_answer_may_rest_on():
+    assert timeframe("Which bank collapsed this week?", AS_OF).earliest_source() == date(2023, 3, 6)
+    assert timeframe("Who resigned yesterday?", AS_OF).earliest_source() == date(2023, 3, 12)
+    # the newest report there is may be older than the week "latest" prefers
+    assert timeframe("What is the latest on the strike?", AS_OF).earliest_source() is None
+    assert timeframe("Who won the 2022 Nobel Peace Prize?", AS_OF).earliest_source() is None
+
+
 def test_a_question_without_a_phrase_has_no_window():
     frame = timeframe("Who won the 2022 Nobel Peace Prize?", AS_OF)
     assert frame.start is None and not frame.contains(AS_OF)
