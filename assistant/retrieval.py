@@ -9,7 +9,7 @@ no two copies of one story, optional MMR, and an optional budget of characters.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -50,9 +50,12 @@ def retrieve(
 
 def question_timeframe(data: IndexView, question: str, filters: Filters | None) -> Timeframe:
     """The days the question names ("this week"), counted back from its as-of day: the
-    filters' `as_of`, else today or the newest article's date."""
+    filters' `as_of`, else today or, for an older index, its newest article's date (a guess)."""
     as_of = parse_day(filters.as_of) if filters else None
-    return timeframe(question, as_of or default_as_of(data.newest_date()))
+    if as_of is not None:
+        return timeframe(question, as_of)
+    guess = default_as_of(data.newest_date())
+    return replace(timeframe(question, guess), guessed=guess < date.today())
 
 
 @dataclass

@@ -29,6 +29,7 @@ class Timeframe:
     start: date | None = None
     end: date | None = None
     named: bool = False  # days named ("this week"), not only the newest asked for ("latest")
+    guessed: bool = False  # as of an older index's newest article, not a known day
 
     def contains(self, day: date) -> bool:
         return self.start is not None and self.start <= day <= (self.end or self.as_of)
@@ -37,8 +38,10 @@ class Timeframe:
         """The earliest day a source may be dated to answer for the days the question names:
         a report from a year ago says nothing of "this week", even when its words match. A
         couple of days of slack, as publication dates on the web are often a day or two off.
-        None for "latest": the newest report there is may be older than a week."""
-        if not self.named or self.start is None:
+        None for "latest": the newest report there is may be older than a week. None, too,
+        when the as-of day is a guess (an archive, asked without one): a quiz question's "this
+        week" is its own week, which the archive's last one need not be."""
+        if not self.named or self.start is None or self.guessed:
             return None
         return self.start - timedelta(days=SLACK_DAYS)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -37,6 +38,8 @@ def test_named_days_bound_the_sources_an_answer_may_rest_on():
     # the newest report there is may be older than the week "latest" prefers
     assert timeframe("What is the latest on the strike?", AS_OF).earliest_source() is None
     assert timeframe("Who won the 2022 Nobel Peace Prize?", AS_OF).earliest_source() is None
+    guessed = replace(timeframe("Which bank collapsed this week?", AS_OF), guessed=True)
+    assert guessed.earliest_source() is None  # an archive's last week, not the question's
 
 
 def test_a_question_without_a_phrase_has_no_window():
