@@ -125,7 +125,7 @@ def lacks_quantity(reply: str, question: str, complete: bool = True) -> bool:
         if not complete and match.end() == len(text):
             continue
         figure, before = match.group(0), text[: match.start()].split()[-1:]
-        if re.fullmatch(r"(?:19|20)\d\d", figure) or (before and before[0].lower() in _CALENDAR):
+        if _YEAR.fullmatch(figure) or (before and before[0].lower() in _CALENDAR):
             continue
         unit = _TIME_UNIT.match(text, match.end())
         if unit and unit.group(1).lower() not in question.lower():
