@@ -20,6 +20,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
 
+from assistant.chunking import sentence_spans
 from assistant.citations import (
     CANNOT_ANSWER,
     FOLLOWING,
@@ -140,17 +141,23 @@ def build_chain(
     answer_template = answer_prompt(prompts_dir)
     condense_template = condense_prompt(prompts_dir)
 
+    # only the first line of a rewrite is used: stop there instead of decoding the rest
+    rewrite = condense_template | llm.bind(stop=["\n"]) | StrOutputParser() if llm else None
+
+    def rewrite_alone(history: str, question: str) -> str:
+        """The model's rewrite of the question to stand alone ("" without a model)."""
+        if rewrite is None:
+            return ""
+        lines = rewrite.invoke({"history": history, "question": question}).strip().splitlines()
+        return lines[0].strip() if lines else ""
+
     def standalone(x: dict[str, Any]) -> str:
         question = x["question"]
         turns = history_turns(x.get("history"))
         if not turns:
             return question
         if llm is not None:
-            # only the first line is used: stop there instead of decoding the rest
-            rewrite = condense_template | llm.bind(stop=["\n"]) | StrOutputParser()
-            text = rewrite.invoke({"history": _format_history(turns), "question": question})
-            lines = text.strip().splitlines()
-            rewritten = lines[0].strip() if lines else ""
+            rewritten = rewrite_alone(_format_history(turns), question)
             if _resolves(rewritten, question):
                 return rewritten
         # Unchanged or unresolved, the question goes with the ones before it: "How much was
@@ -204,6 +211,15 @@ def build_chain(
         if note:
             yield f" {note}"
 
+    def _plain_question(question: str) -> str | None:
+        """The question's last sentence with the ones before it as its context, rewritten to
+        stand alone; None for a one-sentence question or a rewrite that adds nothing."""
+        parts = [question[start:end].strip() for start, end in sentence_spans(question)]
+        if len(parts) < 2:
+            return None
+        plain = rewrite_alone(f"User: {' '.join(parts[:-1])}", parts[-1])
+        return plain if _resolves(plain, parts[-1]) and len(plain) < len(question) else None
+
     def _answer(question: str, passages: list[Passage]) -> Generator[str, None, str]:
         """Yield the reply's tokens; return its text when it answers, "" when it refuses."""
         if write is None:
@@ -226,6 +242,12 @@ def build_chain(
                     break
                 one = {**inputs, "sources": format_sources([passages[best]]), "numbers": "[1]"}
                 said = yield from _shown(_renumbered(write.stream(one), best + 1), question)
+        if said == "" and (plain := _plain_question(question)):
+            # A quiz-style question opens with details a source may not repeat ("Two men
+            # were charged in the 2002 murder of ... Jam Master Jay. Which group was he part
+            # of?"), and the small model will not answer past them. Its last sentence, made
+            # to stand alone, is asked once more over the same sources.
+            said = yield from _shown(write.stream({**inputs, "question": plain}), question)
         if not said:
             yield CANNOT_ANSWER
         return said or ""

@@ -124,6 +124,38 @@ def test_a_refusal_over_a_strong_match_is_asked_again_with_the_best_passage(inde
     assert not answer.abstained and answer.citations[0].title == passages[0].title
 
 
+def test_a_refused_quiz_question_is_asked_again_as_its_last_sentence_standing_alone(index_copy):
+    """ "X happened. Which Y?": once every try has refused, the last sentence, rewritten from
+    the ones before it to stand alone, is asked over the same sources; a one-sentence question
+    gets no such try."""
+    rewrite = "How many drones did Russia launch at Kyiv on December 19?"
+    assistant, model = _assistant(
+        index_copy, CANNOT_ANSWER, rewrite, "35 drones [1].", retrieval={"retry_passages": 0}
+    )
+    question = "Russia sent a wave of drones at Kyiv on December 19. How many did it launch?"
+    answer = assistant.ask(question)
+    first, condense, again = model.seen
+    assert "User: Russia sent a wave of drones at Kyiv on December 19." in condense[-1].content
+    assert "Follow-up question: How many did it launch?" in condense[-1].content
+    assert _question_line(again) == f"Question: {rewrite}"
+    assert _question_line(first) == f"Question: {question}"
+    assert again[-1].content.split("Question: ")[0] == first[-1].content.split("Question: ")[0]
+    assert answer.text.startswith("35 drones") and not answer.abstained
+    assert answer.question == question
+
+    alone, model = _assistant(index_copy, CANNOT_ANSWER, retrieval={"retry_passages": 0})
+    assert alone.ask("How many drones did Russia launch at Kyiv on December 19?").abstained
+    assert len(model.seen) == 1
+
+
+def test_a_rewrite_of_the_last_sentence_that_adds_nothing_is_not_asked(index_copy):
+    assistant, model = _assistant(
+        index_copy, CANNOT_ANSWER, "How many did it launch?", retrieval={"retry_passages": 0}
+    )
+    answer = assistant.ask("Russia sent a wave of drones at Kyiv. How many did it launch?")
+    assert answer.abstained and len(model.seen) == 2
+
+
 def test_the_second_try_takes_the_closest_passage_and_keeps_its_number():
     texts = [
         ("Medvedev's cabinet resigns", "The cabinet resigned after Putin proposed reforms.", 0.40),
