@@ -336,9 +336,16 @@ def finalize(
     population before the war?" about Kherson, the model gave Bakhmut's.
 
     `since`: the earliest day a cited source may be dated, when the question names its days
-    ("this week"); a sentence citing only older sources is dropped."""
+    ("this week"); a sentence citing only older sources is dropped.
+
+    An answer that cites nothing, once every sentence that a source clearly holds has its
+    marker, stands on no source and becomes the refusal: "The Nobel committee met in Oslo
+    this week. Who won the 2022 Peace Prize?" was answered, uncited, with a foreign minister
+    whom a source names on another matter."""
     answer = replace(_checked(asked or question, raw, passages, since), question=question)
-    if story and answer.citations and not any(c.article_id in story for c in answer.citations):
+    if not answer.abstained and not answer.citations:
+        return Answer(question, CANNOT_ANSWER, (), True, tuple(passages))
+    if story and not any(c.article_id in story for c in answer.citations):
         return Answer(question, CANNOT_ANSWER, (), True, tuple(passages))
     return answer
 

@@ -263,10 +263,14 @@ def test_a_weak_rewrite_does_not_turn_a_follow_up_into_a_refusal(index_copy):
     first_assistant, _ = _assistant(index_copy, "Shelling killed at least 10 people [1].")
     first = first_assistant.ask("What happened in central Kherson on December 24, 2022?")
     weak = "Recipe for sourdough bread with rye flour"
-    assistant, model = _assistant(index_copy, weak, "Dozens of people were wounded.")
+    question = "How many people were wounded there?"
+    dry_run, _ = _assistant(index_copy, weak, CANNOT_ANSWER)
+    offered = dry_run.ask(question, history=[first]).passages
+    kherson = next(n for n, p in enumerate(offered, 1) if "Kherson" in p.title)
+    assistant, model = _assistant(index_copy, weak, f"Dozens of people were wounded [{kherson}].")
     gate = assistant.settings.retrieval.min_similarity
     assert max(p.score for p in assistant.retrieve(weak)) < gate  # alone, it would abstain
-    follow = assistant.ask("How many people were wounded there?", history=[first])
+    follow = assistant.ask(question, history=[first])
     assert len(model.seen) == 2  # rewrite, then an answer: the abstention gate let it through
     assert not follow.abstained
     assert any("Kherson" in p.title for p in follow.passages)

@@ -75,10 +75,23 @@ def test_attribution_does_not_split_numbers_or_abbreviations():
     assert answer.text.startswith("The U.S. package is worth $1.85 billion [2].")
 
 
-def test_uncited_sentence_without_support_stays_uncited():
-    answer = finalize("q", "Bananas are yellow and grow in tropical climates.", _passages())
-    assert answer.citations == ()
+def test_uncited_sentence_without_support_stays_uncited_beside_a_cited_one():
+    answer = finalize(
+        "q",
+        "Putin and Lukashenko met in Minsk [3]. Bananas are yellow and grow in the tropics.",
+        _passages(),
+    )
+    assert answer.text.endswith("Bananas are yellow and grow in the tropics.")
+    assert [c.number for c in answer.citations] == [3]
     assert not answer.abstained
+
+
+def test_an_answer_citing_nothing_is_a_refusal():
+    """No source holds any of its sentences, though each name in it is in some source."""
+    answer = finalize(
+        "Who won the 2022 Peace Prize?", "Lukashenko won the 2022 Peace Prize.", _passages()
+    )
+    assert answer.abstained and answer.text == CANNOT_ANSWER and answer.citations == ()
 
 
 def test_a_number_missing_from_the_cited_source_drops_the_sentence():

@@ -33,6 +33,14 @@ def test_unanswerable_question_is_refused(local):
     assert reply.citations == ()
 
 
+def test_an_answer_no_source_holds_is_refused(local):
+    """The model answered this one with a foreign minister a source names on another matter,
+    citing nothing: an answer that stands on no source is the refusal."""
+    reply = local.ask("The Nobel committee met in Oslo this week. Who won the 2022 Peace Prize?")
+    assert reply.abstained, reply.text
+    assert reply.text == CANNOT_ANSWER
+
+
 def test_follow_up_question_uses_the_conversation(local):
     first = local.ask("What happened in central Kherson on December 24, 2022?")
     assert not first.abstained, first.text
