@@ -142,7 +142,9 @@ def build_chain(
     condense_template = condense_prompt(prompts_dir)
 
     # only the first line of a rewrite is used: stop there instead of decoding the rest
-    rewrite = condense_template | llm.bind(stop=["\n"]) | StrOutputParser() if llm else None
+    rewrite = (
+        condense_template | llm.bind(stop=["\n"]) | StrOutputParser() if llm is not None else None
+    )
 
     def rewrite_alone(history: str, question: str) -> str:
         """The model's rewrite of the question to stand alone ("" without a model)."""
@@ -156,10 +158,9 @@ def build_chain(
         turns = history_turns(x.get("history"))
         if not turns:
             return question
-        if llm is not None:
-            rewritten = rewrite_alone(_format_history(turns), question)
-            if _resolves(rewritten, question):
-                return rewritten
+        rewritten = rewrite_alone(_format_history(turns), question)
+        if _resolves(rewritten, question):
+            return rewritten
         # Unchanged or unresolved, the question goes with the ones before it: "How much was
         # the whole package worth?" names no pronoun, yet means the package just discussed.
         return _with_previous(question, turns)

@@ -343,9 +343,7 @@ def finalize(
     this week. Who won the 2022 Peace Prize?" was answered, uncited, with a foreign minister
     whom a source names on another matter."""
     answer = replace(_checked(asked or question, raw, passages, since), question=question)
-    if not answer.abstained and not answer.citations:
-        return Answer(question, CANNOT_ANSWER, (), True, tuple(passages))
-    if story and not any(c.article_id in story for c in answer.citations):
+    if not answer.citations or (story and not any(c.article_id in story for c in answer.citations)):
         return Answer(question, CANNOT_ANSWER, (), True, tuple(passages))
     return answer
 
