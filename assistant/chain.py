@@ -52,6 +52,7 @@ def _looks_dependent(question: str) -> bool:
 
 
 Retrieve = Callable[[str, int | None, Any], list[Passage]]
+Focus = Callable[[str, frozenset[str], Any], Passage | None]
 Extract = Callable[[str, list[Passage]], str]
 
 
@@ -135,9 +136,13 @@ def build_chain(
     extract: Extract,
     retry_similarity: float = 1.0,
     retry_passages: int = 1,
+    focus: Focus | None = None,
 ) -> Runnable:
     """Input: {question, history, k, filters}. Output keys: standalone, found, passages,
-    answer (raw)."""
+    answer (raw).
+
+    `focus(question, articles, filters)`: the passage of those articles that best matches
+    the question as asked (see `_focused`)."""
     answer_template = answer_prompt(prompts_dir)
     condense_template = condense_prompt(prompts_dir)
 
@@ -179,7 +184,11 @@ def build_chain(
         if raw != x["standalone"]:
             rankings.append(retrieve(raw, k, filters))
         size = max(len(r) for r in rankings)
-        carried = _previous_sources(turns[-1], filters)
+        # the last answer that stood on sources: a refused turn leaves the story where it was
+        carried = next(
+            (found for turn in reversed(turns[-2:]) if (found := _previous_sources(turn, filters))),
+            [],
+        )
         # What the previous answer stood on counts for the gate: "How old is he?" matches no
         # passage well, but the story it asks about is the one just answered from.
         top = max((p.score for r in [*rankings, carried] for p in r), default=0.0)
@@ -188,7 +197,9 @@ def build_chain(
         story = frozenset(
             () if names_new(x["question"], earlier) else (p.chunk.article_id for p in carried)
         )
-        return Found(_with_carried(passages, carried, size), top, story)
+        passages = _with_carried(passages, carried, size)
+        best = focus(x["question"], story, filters) if story and focus is not None else None
+        return Found(_focused(passages, best) if best else passages, top, story)
 
     def _previous_sources(turn: Turn, filters: Any) -> list[Passage]:
         """What the previous answer stood on: its cited passages, or (when the history is
@@ -207,7 +218,8 @@ def build_chain(
         if not passages or x["found"].top_score < min_similarity:
             yield CANNOT_ANSWER
             return
-        said = yield from _answer(x["standalone"], passages)
+        first_turn = not history_turns(x.get("history"))
+        said = yield from _answer(x["standalone"], passages, first_turn)
         note = differing_report(x["standalone"], said, passages) if said else ""
         if note:
             yield f" {note}"
@@ -221,8 +233,11 @@ def build_chain(
         plain = rewrite_alone(f"User: {' '.join(parts[:-1])}", parts[-1])
         return plain if _resolves(plain, parts[-1]) and len(plain) < len(question) else None
 
-    def _answer(question: str, passages: list[Passage]) -> Generator[str, None, str]:
-        """Yield the reply's tokens; return its text when it answers, "" when it refuses."""
+    def _answer(
+        question: str, passages: list[Passage], first_turn: bool
+    ) -> Generator[str, None, str]:
+        """Yield the reply's tokens; return its text when it answers, "" when it refuses.
+        `first_turn`: the question is the user's own, not a follow-up's rewrite."""
         if write is None:
             text = extract(question, passages)
             yield text
@@ -243,7 +258,7 @@ def build_chain(
                     break
                 one = {**inputs, "sources": format_sources([passages[best]]), "numbers": "[1]"}
                 said = yield from _shown(_renumbered(write.stream(one), best + 1), question)
-        if said == "" and (plain := _plain_question(question)):
+        if said == "" and first_turn and (plain := _plain_question(question)):
             # A quiz-style question opens with details a source may not repeat ("Two men
             # were charged in the 2002 murder of ... Jam Master Jay. Which group was he part
             # of?"), and the small model will not answer past them. Its last sentence, made
@@ -259,6 +274,28 @@ def build_chain(
         | RunnablePassthrough.assign(passages=RunnableLambda(lambda x: x["found"].passages))
         | RunnablePassthrough.assign(answer=RunnableLambda(generate))
     ).with_config(run_name="news_answer")
+
+
+def _focused(passages: list[Passage], best: Passage) -> list[Passage]:
+    """`best` first, then the others; when it was not among them, it takes the place of the
+    last passage from another story, so the count stays.
+
+    `best` is the story's passage closest to the follow-up as asked. The follow-up is
+    searched with the earlier questions, and the story's opening or last-cited passages
+    fill its share (`per_article`): asked "Who presented the proposals?" after two turns
+    on the EU's sanctions package, the paragraph naming von der Leyen was not given."""
+    given = next((p for p in passages if p.chunk.id == best.chunk.id), None)
+    rest = [p for p in passages if p is not given]
+    if given is not None:
+        return [given, *rest]  # with the score of the search that found it among the rest
+    if rest:
+        story = best.chunk.article_id
+        drop = next(
+            (i for i in reversed(range(len(rest))) if rest[i].chunk.article_id != story),
+            len(rest) - 1,
+        )
+        del rest[drop]
+    return [best, *rest]
 
 
 def _retry_order(passages: list[Passage], threshold: float) -> list[int]:

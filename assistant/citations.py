@@ -342,7 +342,13 @@ def finalize(
     marker, stands on no source and becomes the refusal: "The Nobel committee met in Oslo
     this week. Who won the 2022 Peace Prize?" was answered, uncited, with a foreign minister
     whom a source names on another matter."""
-    answer = replace(_checked(asked or question, raw, passages, since), question=question)
+    asked = asked or question
+    if story:
+        # The story check below keeps the answer on the story; the earlier questions a
+        # follow-up was searched with need not be repeated in the paragraph that answers it
+        # ("Who presented the proposals?": von der Leyen's paragraph does not name Moscow).
+        asked = own_words(asked)
+    answer = replace(_checked(asked, raw, passages, since), question=question)
     if not answer.citations or (story and not any(c.article_id in story for c in answer.citations)):
         return Answer(question, CANNOT_ANSWER, (), True, tuple(passages))
     return answer

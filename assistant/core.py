@@ -23,7 +23,7 @@ from assistant.errors import IndexNotFoundError, LimitError, LLMError
 from assistant.extractive import extract_answer
 from assistant.ingest import add_loaded, add_paths, remove_ids
 from assistant.llms import make_llm
-from assistant.retrieval import Filters, question_timeframe, retrieve
+from assistant.retrieval import Filters, best_in, question_timeframe, retrieve
 from assistant.settings import (
     DEFAULT_INDEX_DIR,
     SAMPLE_ARTICLES_DIR,
@@ -159,6 +159,13 @@ class Assistant:
         """The passages an answer is written from: within the context budget."""
         return self.retrieve(question, k, filters, self.settings.retrieval.context_chars)
 
+    def _focus(
+        self, question: str, articles: frozenset[str], filters: Filters | None
+    ) -> Passage | None:
+        return best_in(
+            self.index(), self.embedder, question, self.settings.retrieval, articles, filters
+        )
+
     @property
     def chain(self) -> Any:
         """The LangChain runnable; the LLM is loaded on first use."""
@@ -171,6 +178,7 @@ class Assistant:
                 lambda question, passages: extract_answer(self.embedder, question, passages),
                 self.settings.retrieval.retry_similarity,
                 self.settings.retrieval.retry_passages,
+                self._focus,
             )
         return self._chain
 

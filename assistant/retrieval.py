@@ -48,6 +48,34 @@ def retrieve(
     return rank(data, found, settings, k, when if dated else None, budget)
 
 
+def best_in(
+    data: IndexView,
+    embedder: Embedder,
+    question: str,
+    settings: RetrievalSettings,
+    articles: frozenset[str],
+    filters: Filters | None = None,
+) -> Passage | None:
+    """The passage of `articles` that best matches `question`, fused as `retrieve` fuses.
+
+    A follow-up asked as it was ("Who presented the proposals?") finds its paragraph within
+    the story it continues, where the same words searched with the earlier questions, or
+    over the whole index, bring back the story's lede or other articles."""
+    found = gather(data, embedder, question, 2 * settings.fetch_k, filters or Filters())
+    rows = list({row: None for row, _ in found.dense} | {row: None for row in found.sparse})
+    if not rows:
+        return None
+    chunks, _ = data.fetch(rows)
+    mine = {row for row, chunk in zip(rows, chunks, strict=True) if chunk.article_id in articles}
+    story = Candidates(
+        found.query,
+        [(row, score) for row, score in found.dense if row in mine],
+        [row for row in found.sparse if row in mine],
+    )
+    best = rank(data, story, settings, 1)
+    return best[0] if best else None
+
+
 def question_timeframe(data: IndexView, question: str, filters: Filters | None) -> Timeframe:
     """The days the question names ("this week"), counted back from its as-of day: the
     filters' `as_of`, else today or, for an older index, its newest article's date (a guess)."""

@@ -482,3 +482,62 @@ def test_this_week_is_not_answered_from_an_older_article(index_copy):
     assert not ask(question, "2022-12-12").abstained
     # asked with no day, an archive's "this week" is a guess (its last week): no demand
     assert not ask(question, None).abstained
+
+
+def _eu_turns(index_copy) -> list[Answer]:
+    """Two answers citing the EU sanctions article: the conversation of data/sample's
+    eu-drones, before "Who presented the proposals?"."""
+    assistant, _ = _assistant(
+        index_copy,
+        "It banned exports of drone engines [1].",
+        "Which third country did the EU name as a possible supplier of drones to Moscow?",
+        "Iran [1].",
+    )
+    first = assistant.ask("What did the EU ban for the first time in its ninth sanctions package?")
+    second = assistant.ask(
+        "Which third country did it name as a possible supplier of drones to Moscow?",
+        history=[first],
+    )
+    for turn in (first, second):
+        assert "Sanctions" in turn.passages[turn.citations[0].number - 1].title
+    return [first, second]
+
+
+def test_a_follow_up_gets_its_storys_paragraph_first(index_copy):
+    """ "Who presented the proposals?" is searched with the earlier questions and brings back
+    the story's other passages; the story's paragraph that matches the follow-up as asked
+    comes first. It was not among the passages without that step."""
+    history = _eu_turns(index_copy)
+    follow = "Who presented the proposals?"
+    assistant, model = _assistant(index_copy, follow, "Ursula von der Leyen [1].")
+    budget = assistant.settings.retrieval.context_chars
+    asked = f"{follow} (follow-up to: {history[0].question} {history[1].question})"
+    searched = assistant.retrieve(asked, None, None, budget)
+    assert not any("presented the proposals" in p.chunk.text for p in searched)
+
+    answer = assistant.ask(follow, history=history)
+    assert "presented the proposals" in answer.passages[0].chunk.text
+    assert len(answer.passages) == len(searched)
+    assert "[1] EU Adopts Ninth Sanctions Package" in model.seen[-1][-1].content
+    assert not answer.abstained and answer.citations[0].number == 1
+
+
+def test_a_refused_turn_leaves_the_story_where_it_was(index_copy):
+    history = _eu_turns(index_copy)
+    refused = Answer("Who signed it?", CANNOT_ANSWER, (), True, history[-1].passages)
+    assistant, _ = _assistant(index_copy, "Who presented the proposals?", "x")
+    answer = assistant.ask("Who presented the proposals?", history=[*history, refused])
+    assert "presented the proposals" in answer.passages[0].chunk.text
+    cited = history[-1].passages[history[-1].citations[0].number - 1]
+    assert cited.chunk.id in [p.chunk.id for p in answer.passages]
+
+
+def test_a_refused_follow_up_is_not_asked_again_as_its_last_sentence(index_copy):
+    """The last-sentence try is for a question the user wrote whole; a follow-up's search
+    text ends in "(follow-up to: ...)", which is no sentence to ask."""
+    history = _eu_turns(index_copy)
+    assistant, model = _assistant(
+        index_copy, "x", CANNOT_ANSWER, "y", "z", retrieval={"retry_passages": 0}
+    )
+    answer = assistant.ask("They met on Friday. Who presented the proposals?", history=history)
+    assert answer.abstained and len(model.seen) == 2  # the rewrite, then the answer

@@ -317,3 +317,16 @@ def test_a_question_naming_its_days_is_not_answered_from_older_sources():
     assert not finalize(
         asked, reply, _dated(old[0].chunk.text, None), since=date(2023, 1, 3)
     ).abstained
+
+
+def test_a_story_follow_up_is_checked_on_its_own_words_not_the_earlier_questions():
+    """A follow-up is searched with the earlier questions appended; the paragraph that
+    answers it need not repeat their names when the answer stays on the story."""
+    passages = _passages()
+    asked = "Who met there? (follow-up to: What did the G7 and Zelensky agree in Paris?)"
+    reply = "Putin and Lukashenko met [3]."
+    assert finalize("Who met there?", reply, passages, asked, story=frozenset({"a2"})).text == (
+        reply
+    )
+    # without a story the earlier questions' names still have to be in the cited source
+    assert finalize("Who met there?", reply, passages, asked).abstained

@@ -126,3 +126,24 @@ def test_an_articles_second_passage_is_its_lede(tmp_path: Path):
         passages = [p for p in assistant.retrieve(question, k=3) if p.title == record["title"]]
         assert len(passages) == 2 and passages[0].chunk.start > 0  # the best chunk stays first
         assert (passages[1].chunk.start == 0) is slot
+
+
+def test_the_best_passage_within_a_story(passages_assistant: Assistant):
+    """`best_in` searches the question over the given articles only, fused as retrieval
+    fuses: it finds the story's paragraph, keeps to the articles given, and finds nothing in
+    articles the index does not hold."""
+    from assistant.retrieval import best_in
+
+    a = passages_assistant
+    question = "Who presented the proposals?"
+    eu = next(p for p in a.retrieve("ninth sanctions package", k=3) if "Ninth" in p.title)
+    settings = a.settings.retrieval
+
+    best = best_in(a.index(), a.embedder, question, settings, frozenset({eu.chunk.article_id}))
+    assert best is not None and "presented the proposals" in best.chunk.text
+    ranked = a.retrieve(question, k=10)
+    other = next(p for p in ranked if p.chunk.article_id != ranked[0].chunk.article_id)
+    only = frozenset({other.chunk.article_id})
+    found = best_in(a.index(), a.embedder, question, settings, only)
+    assert found is not None and found.chunk.article_id in only
+    assert best_in(a.index(), a.embedder, question, settings, frozenset({"nothing"})) is None
