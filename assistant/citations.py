@@ -197,12 +197,20 @@ def _names(text: str) -> set[str]:
     return found
 
 
+def _name_words(text: str) -> set[str]:
+    """Every word of a name, the first included, as `_names` keeps them."""
+    words = (re.sub(r"['\u2019]s$", "", w).lower() for w in _NAME.findall(text))
+    return {w for w in words if len(w) > 1 and w not in _STOP and w not in _STARTERS}
+
+
 def _names_supported(sentence: str, question: str, passages: list[Passage]) -> bool:
     """Every name the sentence adds to the question is in a source it cites (any source, if
     uncited): a small model's made-up answer usually names someone its sources do not.
 
     A name matches a word of the sources that starts like it ("Ukrainian" and "Ukraine")."""
-    claimed = _names(_MARKER.sub("", sentence)) - _names(question)
+    bare = _MARKER.sub("", sentence)
+    # a reply that is only a name ("Kissinger.") opens with it: its first word counts too
+    claimed = (_name_words(bare) if _only_a_name(bare) else _names(bare)) - _names(question)
     if not claimed:
         return True
     support = " ".join(
@@ -287,13 +295,14 @@ def _repoint(sentence: str, question: str, passages: list[Passage]) -> str:
     the small model often copies the right words with the wrong number.
 
     A sentence whose figures are missing moves to the first source that holds them (and its
-    names). Otherwise the sentence must be nearly a copy of the new source (80% of its words):
-    names alone are no ground to move a marker, as a made-up "Kissinger won the Nobel Prize"
-    would find a source that names Kissinger."""
+    names), and so does an answer that is a name and nothing else ("Narendra Modi [2]."):
+    it claims no more than the name. Otherwise the sentence must be nearly a copy of the new
+    source (80% of its words): names alone are no ground to move a marker, as a made-up
+    "Kissinger won the Nobel Prize" would find a source that names Kissinger."""
     if not _MARKER.search(sentence) or _supported(sentence, question, passages):
         return sentence
     bare = _MARKER.sub("", sentence)
-    if _numbers_supported(sentence, question, passages):
+    if _numbers_supported(sentence, question, passages) and not _only_a_name(bare):
         copied = _attribute(bare, passages, share=0.8)
         numbers = [] if copied is None else [copied]
     else:
@@ -302,6 +311,12 @@ def _repoint(sentence: str, question: str, passages: list[Passage]) -> str:
         if _supported(f"{bare} [{number}]", question, passages):
             return _with_marker(bare, number)
     return sentence
+
+
+def _only_a_name(text: str) -> bool:
+    """A few capitalised words and nothing else: "Narendra Modi.", "Poland"."""
+    words = re.findall(r"[\w'\u2019-]+", text)
+    return 0 < len(words) <= 4 and all(w[:1].isupper() for w in words)
 
 
 def _with_marker(sentence: str, number: int) -> str:

@@ -330,3 +330,15 @@ def test_a_story_follow_up_is_checked_on_its_own_words_not_the_earlier_questions
     )
     # without a story the earlier questions' names still have to be in the cited source
     assert finalize("Who met there?", reply, passages, asked).abstained
+
+
+def test_a_bare_name_moves_to_the_source_that_names_it():
+    """The small model answered "Narendra Modi [2]." with Modi in source [1]: an answer that
+    is only a name claims nothing its new source must hold beyond the name."""
+    passages = _passages()
+    moved = finalize("Who did Putin meet in Minsk?", "Lukashenko [1].", passages)
+    assert moved.text == "Lukashenko [3]." and moved.citations[0].article_id == "a2"
+    # a name no source holds stays unsupported, and a claim about a name is not moved
+    assert finalize("Who did Putin meet in Minsk?", "Kissinger [1].", passages).abstained
+    claim = "Lukashenko hosted the talks in his palace [1]."
+    assert finalize("Who did Putin meet in Minsk?", claim, passages).abstained
