@@ -39,6 +39,8 @@ def _prompt_states(entries: int) -> Any:
 
     class PromptStates(LlamaRAMCache):
         def __setitem__(self, key: Any, value: Any) -> None:
+            if value is None:  # not saved: see _save_new_openings_only
+                return
             super().__setitem__(key, value)
             while len(self.cache_state) > entries:
                 self.cache_state.popitem(last=False)
@@ -67,7 +69,30 @@ def _llama(path: str, n_ctx: int, threads: int | None, states: int) -> Any:
     )
     if states:
         llama.set_cache(_prompt_states(states))
+        _save_new_openings_only(llama)
     return llama
+
+
+SHARED_OPENING = 128  # tokens: a prompt sharing this many with a saved state has its template
+
+
+def _save_new_openings_only(llama: Any) -> None:
+    """Save a state only for a prompt whose opening no saved state shares.
+
+    llama-cpp-python saves one after every reply (~0.6 s: the KV cache and 0.3 GB of logits).
+    What a later prompt reuses is its template's opening, instructions and worked examples,
+    so one state per template does: the other saves only delayed the next call, the answer
+    after a follow-up's rewrite or the one-source retry after a refusal."""
+    save = llama.save_state
+
+    def save_if_new() -> Any:
+        tokens = llama.input_ids[: llama.n_tokens].tolist()
+        for key in llama.cache.cache_state:
+            if llama.longest_token_prefix(key, tokens) >= SHARED_OPENING:
+                return None
+        return save()
+
+    llama.save_state = save_if_new
 
 
 class LocalChatModel(BaseChatModel):

@@ -70,6 +70,47 @@ def test_saved_prompt_states_are_capped_by_count():
     assert states[(4, 5, 6)] is states.cache_state[(4, 5)]  # longest prefix
 
 
+def test_a_state_is_saved_once_per_prompt_opening():
+    """llama-cpp-python saves a state after every reply (~0.6 s); one per template opening
+    is what later prompts reuse, so a prompt whose opening a saved state shares saves none."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    from llama_cpp import Llama
+
+    from assistant.llms import SHARED_OPENING, _prompt_states, _save_new_openings_only
+
+    saved: list[tuple[int, ...]] = []
+
+    class Model:
+        longest_token_prefix = staticmethod(Llama.longest_token_prefix)
+
+        def __init__(self) -> None:
+            self.input_ids = np.zeros(4096, dtype=np.intc)
+            self.n_tokens = 0
+            self.cache = _prompt_states(3)
+
+        def save_state(self) -> SimpleNamespace:
+            saved.append(tuple(self.input_ids[: self.n_tokens].tolist()))
+            return SimpleNamespace(llama_state_size=1)
+
+        def reply(self, tokens: list[int]) -> None:
+            """What a completion leaves: the tokens in context, then the save."""
+            self.input_ids[: len(tokens)] = tokens
+            self.n_tokens = len(tokens)
+            self.cache[tuple(tokens)] = self.save_state()
+
+    model = Model()
+    _save_new_openings_only(model)
+    answer, rewrite = list(range(SHARED_OPENING)), list(range(1000, 1000 + SHARED_OPENING))
+    model.reply([*answer, 7, 8])
+    model.reply([*answer, 9])  # the same opening: not saved again
+    model.reply([*rewrite, 7])
+    model.reply([*answer[:-1], 5])  # one token short of the opening: saved
+    assert saved == [(*answer, 7, 8), (*rewrite, 7), (*answer[:-1], 5)]
+    assert list(model.cache.cache_state) == saved
+
+
 def test_a_follow_up_keeps_the_state_of_both_prompts(local):
     """The rewrite and the answer prompts alternate in a conversation: the model keeps a
     saved state for each, and a reply restored from one is the reply computed afresh."""
