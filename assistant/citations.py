@@ -287,7 +287,28 @@ def _supported(sentence: str, question: str, passages: list[Passage]) -> bool:
         and _names_supported(sentence, question, passages)
         and _on_topic(sentence, question, passages)
         and _years_supported(sentence, question, passages)
+        and _yes_supported(sentence, question, passages)
     )
+
+
+_YES_NO = re.compile(
+    r"^\s*(?:did|does|do|is|are|was|were|has|have|had|will|would|can|could|should)\b", re.I
+)
+
+
+def _yes_supported(sentence: str, question: str, passages: list[Passage]) -> bool:
+    """A yes-or-no question answered in its own words ("The bill passed [1]" to "Did the bill
+    pass?") says yes: the words must stand in a source it cites (any, if uncited), stems
+    compared. The source said Congress was about to vote on the bill, not that it passed."""
+    asked = own_words(question)
+    if not _YES_NO.match(asked):
+        return True
+    stems = {w[:4] for w in _REPLY_WORD.findall(asked.lower())}
+    said = set(_reply_words(sentence)) - _FUNCTION_WORDS
+    if not said or any(w[:4] not in stems for w in said):
+        return True  # it adds words of its own, which the other checks read
+    support = " ".join(f"{p.chunk.text} {p.title}" for p in _cited(sentence, passages)).lower()
+    return all(re.search(r"\b" + re.escape(w[:4]), support) for w in said)
 
 
 def _repoint(sentence: str, question: str, passages: list[Passage]) -> str:

@@ -342,3 +342,15 @@ def test_a_bare_name_moves_to_the_source_that_names_it():
     assert finalize("Who did Putin meet in Minsk?", "Kissinger [1].", passages).abstained
     claim = "Lukashenko hosted the talks in his palace [1]."
     assert finalize("Who did Putin meet in Minsk?", claim, passages).abstained
+
+
+def test_a_yes_in_the_questions_own_words_must_stand_in_the_source():
+    passages = _passages()
+    # the source says the cap is set, not that it was lifted
+    assert finalize("Was the oil cap lifted?", "The oil cap was lifted [2].", passages).abstained
+    assert finalize("Was the cap set?", "The cap was set [2].", passages).text == (
+        "The cap was set [2]."
+    )
+    # an answer with words of its own goes to the other checks, as any answer does
+    answer = "Yes, the price cap is 60 dollars a barrel [2]."
+    assert not finalize("Was the oil cap lifted?", answer, passages).abstained
