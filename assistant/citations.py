@@ -410,15 +410,19 @@ def _checked(question: str, raw: str, passages: list[Passage], since: date | Non
             if number is not None:
                 pieces[i] = _with_marker(sentence, number)
     pieces = [_repoint(piece, question, passages) for piece in pieces]
+
+    def holds(piece: str) -> bool:
+        return _supported(piece, question, passages) and _recent_enough(piece, passages, since)
+
+    opening = next((piece for piece in pieces if piece.strip()), "")
+    if opening and not holds(opening):
+        # The opening sentence is the answer; what follows it is context copied from a
+        # source ("The bill passed [1]. Some Republican lawmakers have questioned ... [2]").
+        return Answer(question, CANNOT_ANSWER, (), True, tuple(passages))
     kept = [
         piece
         for piece in pieces
-        if not piece.strip()
-        or (
-            _supported(piece, question, passages)
-            and _recent_enough(piece, passages, since)
-            and not restates(piece, question)
-        )
+        if not piece.strip() or (holds(piece) and not restates(piece, question))
     ]
     if not any(_WORD.search(_MARKER.sub("", piece)) for piece in kept):
         return Answer(question, CANNOT_ANSWER, (), True, tuple(passages))

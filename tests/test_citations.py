@@ -354,3 +354,16 @@ def test_a_yes_in_the_questions_own_words_must_stand_in_the_source():
     # an answer with words of its own goes to the other checks, as any answer does
     answer = "Yes, the price cap is 60 dollars a barrel [2]."
     assert not finalize("Was the oil cap lifted?", answer, passages).abstained
+
+
+def test_an_unsupported_opening_takes_the_context_after_it_along():
+    """The opening sentence is the answer: when no source holds it, the sentence copied
+    from a source after it is no answer on its own."""
+    passages = _passages()
+    reply = "It was signed by Lukashenko [1]. The price cap on Russian crude oil is set [2]."
+    assert finalize("Who signed the bill?", reply, passages).abstained
+    # a later sentence that fails is dropped, and the opening stands
+    reply = "The price cap is 60 dollars a barrel [2]. It was set by Kissinger [2]."
+    assert finalize("What is the oil cap?", reply, passages).text == (
+        "The price cap is 60 dollars a barrel [2]."
+    )
