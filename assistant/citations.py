@@ -186,21 +186,16 @@ def _numbers_supported(sentence: str, question: str, passages: list[Passage]) ->
     return claimed <= support
 
 
-def _names(text: str) -> set[str]:
+def _names(text: str, first: bool = False) -> set[str]:
     """Capitalised words after the first (names of people, places, organisations: the first
-    word is capitalised anyway), possessives dropped."""
+    word is capitalised anyway), possessives dropped; `first`: the first word as well."""
     found = set()
-    for word in _NAME.findall(text.strip())[1 if text.strip()[:1].isupper() else 0 :]:
+    skip = 1 if text.strip()[:1].isupper() and not first else 0
+    for word in _NAME.findall(text.strip())[skip:]:
         word = re.sub(r"['\u2019]s$", "", word)
         if len(word) > 1 and word.lower() not in _STOP and word.lower() not in _STARTERS:
             found.add(word.lower())
     return found
-
-
-def _name_words(text: str) -> set[str]:
-    """Every word of a name, the first included, as `_names` keeps them."""
-    words = (re.sub(r"['\u2019]s$", "", w).lower() for w in _NAME.findall(text))
-    return {w for w in words if len(w) > 1 and w not in _STOP and w not in _STARTERS}
 
 
 def _names_supported(sentence: str, question: str, passages: list[Passage]) -> bool:
@@ -210,7 +205,7 @@ def _names_supported(sentence: str, question: str, passages: list[Passage]) -> b
     A name matches a word of the sources that starts like it ("Ukrainian" and "Ukraine")."""
     bare = _MARKER.sub("", sentence)
     # a reply that is only a name ("Kissinger.") opens with it: its first word counts too
-    claimed = (_name_words(bare) if _only_a_name(bare) else _names(bare)) - _names(question)
+    claimed = _names(bare, first=_only_a_name(bare)) - _names(question)
     if not claimed:
         return True
     support = " ".join(
@@ -233,12 +228,17 @@ def _on_topic(sentence: str, question: str, passages: list[Passage]) -> bool:
     asked = [run for run in runs if run]
     if not asked:
         return True
-    support = " ".join(f"{p.chunk.text} {p.title}" for p in _cited(sentence, passages)).lower()
+    support = _support(sentence, passages)
     for run in asked:
         found = sum(_mentions(support, name) for name in run)
         if found and (len(run) < 3 or 2 * found > len(run)):
             return True
     return False
+
+
+def _support(sentence: str, passages: list[Passage]) -> str:
+    """The text and titles of the sources the sentence cites (all, if uncited), lower case."""
+    return " ".join(f"{p.chunk.text} {p.title}" for p in _cited(sentence, passages)).lower()
 
 
 def _mentions(support: str, name: str) -> bool:
@@ -307,8 +307,8 @@ def _yes_supported(sentence: str, question: str, passages: list[Passage]) -> boo
     said = set(_reply_words(sentence)) - _FUNCTION_WORDS
     if not said or any(w[:4] not in stems for w in said):
         return True  # it adds words of its own, which the other checks read
-    support = " ".join(f"{p.chunk.text} {p.title}" for p in _cited(sentence, passages)).lower()
-    return all(re.search(r"\b" + re.escape(w[:4]), support) for w in said)
+    support = _support(sentence, passages)
+    return all(_mentions(support, word) for word in said)
 
 
 def _repoint(sentence: str, question: str, passages: list[Passage]) -> str:
