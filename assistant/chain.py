@@ -24,6 +24,7 @@ from assistant.chunking import sentence_spans
 from assistant.citations import (
     CANNOT_ANSWER,
     FOLLOWING,
+    SOURCE_LIST,
     is_refusal,
     lacks_quantity,
     may_restate,
@@ -211,7 +212,12 @@ def build_chain(
         exchange = f"{turn.question} {_MARKERS.sub('', turn.answer)}"
         return retrieve(exchange, CARRIED, filters)
 
-    write = answer_template | llm | StrOutputParser() if llm is not None else None
+    # a reply that goes on to copy the source list stops there (finalize cuts it off too)
+    write = (
+        answer_template | llm.bind(stop=[SOURCE_LIST]) | StrOutputParser()
+        if llm is not None
+        else None
+    )
 
     def generate(x: dict[str, Any]) -> Iterator[str]:
         passages: list[Passage] = x["passages"]

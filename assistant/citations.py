@@ -24,6 +24,9 @@ CANNOT_ANSWER = "The articles I have do not contain the answer to this question.
 _GROUP = re.compile(r"\[\s*(?:sources?\s*)?(\d+(?:\s*[,;]\s*(?:sources?\s*)?\d+)*)\s*\]", re.I)
 _MARKER = re.compile(r"\[(\d+)\]")
 _PARTIAL_MARKER = re.compile(r"\[\d*$")
+# A line opening with a marker is the model copying the source list ("[5] Title (date)")
+SOURCE_LIST = "\n["
+_LISTED = re.compile(r"\n\s*\[\d+\]")
 _REPLY_WORD = re.compile(r"[^\W_]+")
 _FUNCTION = "a an the is are was were be been has have had it its this that of to in on at by for"
 _FUNCTION_WORDS = frozenset(f"{_FUNCTION} with from and as s".split())
@@ -398,12 +401,15 @@ def _recent_enough(sentence: str, passages: list[Passage], since: date | None) -
 
 
 def _checked(question: str, raw: str, passages: list[Passage], since: date | None = None) -> Answer:
-    text = _normalise(raw.strip())
+    text = _normalise(_LISTED.split(raw.strip(), maxsplit=1)[0].strip())
     if not text or is_refusal(text):
         return Answer(question, CANNOT_ANSWER, (), True, tuple(passages))
     valid = range(1, len(passages) + 1)
     text = _MARKER.sub(lambda m: m.group(0) if int(m.group(1)) in valid else "", text)
     pieces = _pieces(text)
+    if pieces[-2].rstrip().endswith(":"):
+        # what introduced the copied source list ("Other developments:") goes with it
+        pieces[-2] = ""
     for i, sentence in enumerate(pieces):
         if sentence.strip() and not _MARKER.search(sentence):
             number = _attribute(sentence, passages)

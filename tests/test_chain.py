@@ -21,18 +21,21 @@ class RecordingChatModel(FakeListChatModel):
     """Replies from a script and keeps the messages it was sent."""
 
     seen: list[Any]
+    stops: list[Any]
 
     def _stream(self, messages, stop=None, run_manager=None, **kwargs):
         self.seen.append(messages)
+        self.stops.append(stop)
         yield from super()._stream(messages, stop, run_manager, **kwargs)
 
     def _call(self, messages, stop=None, run_manager=None, **kwargs):
         self.seen.append(messages)
+        self.stops.append(stop)
         return super()._call(messages, stop, run_manager, **kwargs)
 
 
 def _assistant(index_copy, *replies: str, **settings: Any) -> tuple[Assistant, RecordingChatModel]:
-    model = RecordingChatModel(responses=list(replies), seen=[])
+    model = RecordingChatModel(responses=list(replies), seen=[], stops=[])
     return Assistant(index_dir=index_copy, chat_model=model, **settings), model
 
 
@@ -57,6 +60,8 @@ def test_prompt_numbers_the_retrieved_passages(index_copy):
         assert as_data(passage.chunk.text) in prompt
     assert "Valid source numbers: [1], [2], [3], [4]" in prompt
     assert "Zaporizhzhia" in answer.citations[0].title
+    # the model stops where it would start copying that numbered list into its answer
+    assert model.stops[-1] == ["\n["]
 
 
 def test_cited_span_is_the_article_text(index_copy):
@@ -165,7 +170,7 @@ def test_the_second_try_takes_the_closest_passage_and_keeps_its_number():
         Passage(Chunk(f"a{i}:0", f"a{i}", text, 0, len(text)), title, None, None, None, score)
         for i, (title, text, score) in enumerate(texts)
     ]
-    model = RecordingChatModel(responses=[CANNOT_ANSWER, "Until 2036 [1]."], seen=[])
+    model = RecordingChatModel(responses=[CANNOT_ANSWER, "Until 2036 [1]."], seen=[], stops=[])
     chain = build_chain(
         model, lambda *_: passages, PROJECT_DIR / "prompts", 0.2, lambda *_: "", 0.55
     )
@@ -192,7 +197,7 @@ def test_later_tries_read_the_closest_story_passage_by_passage_up_to_the_limit()
     ]
 
     def ask(limit: int, responses: list[str]) -> tuple[str, list[str]]:
-        model = RecordingChatModel(responses=responses, seen=[])
+        model = RecordingChatModel(responses=responses, seen=[], stops=[])
         chain = build_chain(
             model, lambda *_: passages, PROJECT_DIR / "prompts", 0.2, lambda *_: "", 0.55, limit
         )

@@ -367,3 +367,15 @@ def test_an_unsupported_opening_takes_the_context_after_it_along():
     assert finalize("What is the oil cap?", reply, passages).text == (
         "The price cap is 60 dollars a barrel [2]."
     )
+
+
+def test_a_copied_source_list_is_cut_off_with_the_line_that_introduced_it():
+    # the bundled model once went on from its answer to copy the prompt's source headers,
+    # one of them naming what the question asked ("[4] ... train in Oklahoma")
+    raw = (
+        "Air defences shot down 30 of the 35 drones [1]. Other developments:\n\n"
+        "[3] Minsk talks (2022-12-19)\n\n[2] Oil cap (2022-12-19)"
+    )
+    answer = finalize("How many drones were shot down?", raw, _passages())
+    assert answer.text == "Air defences shot down 30 of the 35 drones [1]."
+    assert [c.number for c in answer.citations] == [1]
