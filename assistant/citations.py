@@ -208,13 +208,27 @@ def _names_supported(sentence: str, question: str, passages: list[Passage]) -> b
     A name matches a word of the sources that starts like it ("Ukrainian" and "Ukraine")."""
     bare = _MARKER.sub("", sentence)
     # a reply that is only a name ("Kissinger.") opens with it: its first word counts too
-    claimed = _names(bare, first=_only_a_name(bare)) - _names(question)
+    first = _only_a_name(bare) or _opens_with_a_name(bare, passages)
+    claimed = _names(bare, first=first) - _names(question)
     if not claimed:
         return True
     support = " ".join(
         f"{p.chunk.text} {p.title} {p.source or ''}" for p in _cited(sentence, passages)
     ).lower()
     return all(_mentions(support, name) for name in claimed)
+
+
+def _opens_with_a_name(sentence: str, passages: list[Passage]) -> bool:
+    """The sentence's first word is one the sources capitalise mid-sentence, a name: in
+    "Kissinger set it [2]." it is the name to check, where "The" or "Officials" is not."""
+    words = _NAME.findall(sentence.strip()[:60])
+    if not words or not sentence.strip().startswith(words[0]):
+        return False
+    word = re.sub(r"['\u2019]s$", "", words[0])
+    if word.lower() in _STOP or word.lower() in _STARTERS:
+        return False
+    inside = re.compile(r"(?<=[a-z0-9,;] )" + re.escape(word) + r"\b")
+    return any(inside.search(p.chunk.text) for p in passages)
 
 
 def _on_topic(sentence: str, question: str, passages: list[Passage]) -> bool:

@@ -379,3 +379,16 @@ def test_a_copied_source_list_is_cut_off_with_the_line_that_introduced_it():
     answer = finalize("How many drones were shot down?", raw, _passages())
     assert answer.text == "Air defences shot down 30 of the 35 drones [1]."
     assert [c.number for c in answer.citations] == [1]
+
+
+def test_a_name_opening_the_sentence_must_stand_in_its_source():
+    # "Lukashenko" opens the sentence, so it is capitalised anyway; the sources capitalise it
+    # mid-sentence, which makes it a name to check, and [1] does not name him
+    made_up = finalize(
+        "Who shot down the drones?", "Lukashenko shot down the drones [1].", _passages()
+    )
+    assert made_up.abstained
+    kept = finalize(
+        "Who shot down the drones?", "Air defences shot down 30 drones [1].", _passages()
+    )
+    assert not kept.abstained and kept.text == "Air defences shot down 30 drones [1]."
