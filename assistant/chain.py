@@ -200,7 +200,7 @@ def build_chain(
         )
         passages = _with_carried(passages, carried, size)
         best = focus(x["question"], story, filters) if story and focus is not None else None
-        return Found(_focused(passages, best) if best else passages, top, story)
+        return Found(_focused(passages, best, story) if best else passages, top, story)
 
     def _previous_sources(turn: Turn, filters: Any) -> list[Passage]:
         """What the previous answer stood on: its cited passages, or (when the history is
@@ -282,9 +282,9 @@ def build_chain(
     ).with_config(run_name="news_answer")
 
 
-def _focused(passages: list[Passage], best: Passage) -> list[Passage]:
+def _focused(passages: list[Passage], best: Passage, story: frozenset[str]) -> list[Passage]:
     """`best` first, then the others; when it was not among them, it takes the place of the
-    last passage from another story, so the count stays.
+    last passage from outside the `story` (its articles), so the count stays.
 
     `best` is the story's passage closest to the follow-up as asked. The follow-up is
     searched with the earlier questions, and the story's opening or last-cited passages
@@ -295,9 +295,8 @@ def _focused(passages: list[Passage], best: Passage) -> list[Passage]:
     if given is not None:
         return [given, *rest]  # with the score of the search that found it among the rest
     if rest:
-        story = best.chunk.article_id
         drop = next(
-            (i for i in reversed(range(len(rest))) if rest[i].chunk.article_id != story),
+            (i for i in reversed(range(len(rest))) if rest[i].chunk.article_id not in story),
             len(rest) - 1,
         )
         del rest[drop]

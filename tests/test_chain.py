@@ -11,7 +11,7 @@ import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from assistant import CANNOT_ANSWER, Answer, Assistant, Filters, LimitError
-from assistant.chain import _renumbered, build_chain, merge_by_rank
+from assistant.chain import _focused, _renumbered, build_chain, merge_by_rank
 from assistant.prompts import as_data
 from assistant.settings import PROJECT_DIR
 from assistant.types import Chunk, Passage
@@ -546,3 +546,22 @@ def test_a_refused_follow_up_is_not_asked_again_as_its_last_sentence(index_copy)
     )
     answer = assistant.ask("They met on Friday. Who presented the proposals?", history=history)
     assert answer.abstained and len(model.seen) == 2  # the rewrite, then the answer
+
+
+def test_the_storys_best_paragraph_displaces_a_passage_from_outside_the_story():
+    def passage(article: str, n: int) -> Passage:
+        return Passage(
+            Chunk(f"{article}:{n}", article, f"text {n}", 0, 6), article, None, None, None, 0.5
+        )
+
+    # the story spans two articles (a and b); c is another story
+    given = [passage("a", 0), passage("c", 0), passage("b", 1)]
+    best = passage("a", 4)
+    focused = _focused(given, best, frozenset({"a", "b"}))
+    assert [p.chunk.id for p in focused] == ["a:4", "a:0", "b:1"]
+    # already given, it only moves to the front
+    assert [p.chunk.id for p in _focused(focused, focused[2], frozenset({"a", "b"}))] == [
+        "b:1",
+        "a:4",
+        "a:0",
+    ]
