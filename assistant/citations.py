@@ -38,6 +38,7 @@ _STOPWORDS = (
 _STOP = frozenset(_STOPWORDS.split())
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NAME = re.compile(r"\b[A-Z][\w'\u2019-]*")
+_POSSESSIVE = re.compile(r"['\u2019]s$")  # "Kissinger's" is Kissinger
 # Capitalised only because they open a clause (after a colon or a quote mark), not names.
 _CLAUSE_STARTERS = (
     "according after also although another answer articles before both but despite during "
@@ -195,7 +196,7 @@ def _names(text: str, first: bool = False) -> set[str]:
     found = set()
     skip = 1 if text.strip()[:1].isupper() and not first else 0
     for word in _NAME.findall(text.strip())[skip:]:
-        word = re.sub(r"['\u2019]s$", "", word)
+        word = _POSSESSIVE.sub("", word)
         if len(word) > 1 and word.lower() not in _STOP and word.lower() not in _STARTERS:
             found.add(word.lower())
     return found
@@ -224,7 +225,7 @@ def _opens_with_a_name(sentence: str, passages: list[Passage]) -> bool:
     words = _NAME.findall(sentence.strip()[:60])
     if not words or not sentence.strip().startswith(words[0]):
         return False
-    word = re.sub(r"['\u2019]s$", "", words[0])
+    word = _POSSESSIVE.sub("", words[0])
     if word.lower() in _STOP or word.lower() in _STARTERS:
         return False
     inside = re.compile(r"(?<=[a-z0-9,;] )" + re.escape(word) + r"\b")
@@ -268,7 +269,7 @@ def _name_runs(text: str) -> list[list[str]]:
     names, runs, run = _names(text), [], []
     words = re.findall(r"[\w'\u2019-]+", text)
     for i, word in enumerate(words):
-        bare = re.sub(r"['\u2019]s$", "", word).lower()
+        bare = _POSSESSIVE.sub("", word).lower()
         if i and word[:1].isupper() and bare in names:
             run.append(bare)
             continue
