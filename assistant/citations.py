@@ -39,6 +39,7 @@ _STOP = frozenset(_STOPWORDS.split())
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NAME = re.compile(r"\b[A-Z][\w'\u2019-]*")
 _POSSESSIVE = re.compile(r"['\u2019]s$")  # "Kissinger's" is Kissinger
+_TOKEN = re.compile(r"[\w'\u2019-]+")  # a word with its apostrophes and hyphens
 # Capitalised only because they open a clause (after a colon or a quote mark), not names.
 _CLAUSE_STARTERS = (
     "according after also although another answer articles before both but despite during "
@@ -193,13 +194,18 @@ def _numbers_supported(sentence: str, question: str, passages: list[Passage]) ->
 def _names(text: str, first: bool = False) -> set[str]:
     """Capitalised words after the first (names of people, places, organisations: the first
     word is capitalised anyway), possessives dropped; `first`: the first word as well."""
-    found = set()
     skip = 1 if text.strip()[:1].isupper() and not first else 0
-    for word in _NAME.findall(text.strip())[skip:]:
-        word = _POSSESSIVE.sub("", word)
-        if len(word) > 1 and word.lower() not in _STOP and word.lower() not in _STARTERS:
-            found.add(word.lower())
-    return found
+    found = {_as_name(word) for word in _NAME.findall(text.strip())[skip:]}
+    return {name.lower() for name in found if name}
+
+
+def _as_name(word: str) -> str | None:
+    """A capitalised word without its possessive, unless it is too short, a stop word or a
+    clause starter to be a name."""
+    word = _POSSESSIVE.sub("", word)
+    if len(word) > 1 and word.lower() not in _STOP and word.lower() not in _STARTERS:
+        return word
+    return None
 
 
 def _names_supported(sentence: str, question: str, passages: list[Passage]) -> bool:
@@ -225,8 +231,8 @@ def _opens_with_a_name(sentence: str, passages: list[Passage]) -> bool:
     words = _NAME.findall(sentence.strip()[:60])
     if not words or not sentence.strip().startswith(words[0]):
         return False
-    word = _POSSESSIVE.sub("", words[0])
-    if word.lower() in _STOP or word.lower() in _STARTERS:
+    word = _as_name(words[0])
+    if word is None:
         return False
     inside = re.compile(r"(?<=[a-z0-9,;] )" + re.escape(word) + r"\b")
     return any(inside.search(p.chunk.text) for p in passages)
@@ -267,7 +273,7 @@ def _mentions(support: str, name: str) -> bool:
 def _name_runs(text: str) -> list[list[str]]:
     """The words of `_names`, grouped as they stand together ("Nobel Peace Prize")."""
     names, runs, run = _names(text), [], []
-    words = re.findall(r"[\w'\u2019-]+", text)
+    words = _TOKEN.findall(text)
     for i, word in enumerate(words):
         bare = _POSSESSIVE.sub("", word).lower()
         if i and word[:1].isupper() and bare in names:
@@ -354,7 +360,7 @@ def _repoint(sentence: str, question: str, passages: list[Passage]) -> str:
 
 def _only_a_name(text: str) -> bool:
     """A few capitalised words and nothing else: "Narendra Modi.", "Poland"."""
-    words = re.findall(r"[\w'\u2019-]+", text)
+    words = _TOKEN.findall(text)
     return 0 < len(words) <= 4 and all(w[:1].isupper() for w in words)
 
 
