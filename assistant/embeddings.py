@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import threading
+from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -226,6 +227,8 @@ class Embedder(Embeddings):
         self.batch_size = batch_size
         self.precision = precision
         self._lock = threading.Lock()
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._recent_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: EmbeddingSettings) -> Embedder:
@@ -256,6 +259,24 @@ class Embedder(Embeddings):
             else:
                 vectors = self._encode_torch(list(texts), progress)
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_recent(self, texts: list[str], keep: int = 8192) -> np.ndarray:
+        """Like `encode`, but the vectors of the last `keep` distinct texts are remembered:
+        the sentences of a question's candidate passages come back in its second search and
+        in the next turn of the conversation."""
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._recent_lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._recent))
+            self._recent.update(zip(missing, self.encode(missing), strict=True))
+            for text in texts:
+                self._recent.move_to_end(text)
+            vectors = np.stack([self._recent[t] for t in texts])
+            while len(self._recent) > keep:
+                self._recent.popitem(last=False)
+        return vectors
 
     def _bf16(self) -> bool:
         return self.precision == "bfloat16" or (self.precision == "auto" and bf16_native())

@@ -1,7 +1,8 @@
 """Find the passages for a question: dense and BM25 rankings fused by reciprocal rank.
 
 Dense search finds paraphrases; BM25 finds names and numbers the small embedding model blurs.
-After fusion: recent articles may be preferred, then at most `per_article` passages per
+A third ranking joins the fusion: the best fused candidates by their sentence closest to the
+question. After fusion: recent articles may be preferred, then at most `per_article` passages per
 article (the second one its opening chunk when that was found: news is written lede-first),
 no two copies of one story, optional MMR, and an optional budget of characters.
 """
@@ -13,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
+from assistant.chunking import sentence_spans
 from assistant.settings import RetrievalSettings
 from assistant.stores.base import IndexView, Row
 from assistant.timeframe import Timeframe, default_as_of, parse_day, timeframe
@@ -45,7 +47,7 @@ def retrieve(
     when = question_timeframe(data, question, filters)
     # no day given and no "this week": an archive question, no recency bias
     dated = filters.as_of is not None or when.start is not None
-    return rank(data, found, settings, k, when if dated else None, budget)
+    return rank(data, found, settings, k, when if dated else None, budget, embedder)
 
 
 def best_in(
@@ -72,7 +74,7 @@ def best_in(
         [(row, score) for row, score in found.dense if row in mine],
         [row for row in found.sparse if row in mine],
     )
-    best = rank(data, story, settings, 1)
+    best = rank(data, story, settings, 1, embedder=embedder)
     return best[0] if best else None
 
 
@@ -114,8 +116,11 @@ def rank(
     k: int,
     when: Timeframe | None = None,
     budget: int | None = None,
+    embedder: Embedder | None = None,
 ) -> list[Passage]:
-    """Fuse the rankings, then pick passages: per-article cap, no near-duplicates, budget."""
+    """Fuse the rankings, then pick passages: per-article cap, no near-duplicates, budget.
+
+    With `embedder`, the best candidates are also ranked by their closest sentence."""
     fused: dict[Row, float] = defaultdict(float)
     for position, (row, _) in enumerate(found.dense):
         fused[row] += settings.dense_weight / (settings.rrf_k + position + 1)
@@ -126,6 +131,8 @@ def rank(
     rows = list(fused)
     fetched, vectors = data.fetch(rows)
     chunks = dict(zip(rows, fetched, strict=True))
+    if embedder is not None and settings.sentence_weight:
+        _add_sentence_ranking(embedder, fused, chunks, found.query, settings)
     if when is not None and (settings.recency_weight or settings.window_weight):
         _prefer_recent(data, fused, chunks, settings, when)
     similarity = dict(zip(rows, (vectors @ found.query).tolist(), strict=True))
@@ -161,6 +168,32 @@ def rank(
         if len(picked) == k or budget <= 0:
             break
     return [_passage(data, chunks[row], similarity[row]) for row in picked]
+
+
+def _add_sentence_ranking(
+    embedder: Embedder,
+    fused: dict[Row, float],
+    chunks: dict[Row, Chunk],
+    query: np.ndarray,
+    settings: RetrievalSettings,
+) -> None:
+    """Rank the best `sentence_candidates` by the cosine of their sentence closest to the
+    question, and add that ranking to the fusion. A 600-character chunk holds about five
+    sentences and its vector is their average, with the title's: the one that answers is
+    diluted. On the dev sets, held out by week, this raised MRR@10 on the 2023 full pages
+    and the 2020 passages alike (README)."""
+    top = sorted(fused, key=lambda r: -fused[r])[: settings.sentence_candidates]
+    pieces = []
+    for row in top:
+        text = chunks[row].text
+        pieces.append([text[a:b] for a, b in sentence_spans(text)] or [text])
+    vectors = embedder.encode_recent([s for piece in pieces for s in piece])
+    closest, at = {}, 0
+    for row, piece in zip(top, pieces, strict=True):
+        closest[row] = float((vectors[at : at + len(piece)] @ query).max())
+        at += len(piece)
+    for position, row in enumerate(sorted(top, key=lambda r: -closest[r])):
+        fused[row] += settings.sentence_weight / (settings.rrf_k + position + 1)
 
 
 def _prefer_recent(

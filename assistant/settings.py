@@ -109,6 +109,19 @@ class RetrievalSettings(_Group):
         description="Fusion bonus for articles inside the window a question names "
         "('this week', 'yesterday').",
     )
+    sentence_weight: float = Field(
+        0.75,
+        ge=0,
+        description="Weight in fusion of the ranking by each candidate's sentence closest to the "
+        "question (a chunk's own vector averages its sentences and its title); chosen by "
+        "week-wise cross-validation (README). 0 = off.",
+    )
+    sentence_candidates: int = Field(
+        20,
+        ge=1,
+        description="How many of the best fused candidates get that ranking: their sentences "
+        "are embedded at question time, about 2 ms each on 2 cores.",
+    )
     mmr: bool = Field(False, description="Diversify passages with maximal marginal relevance.")
     mmr_lambda: float = Field(0.7, ge=0, le=1, description="MMR trade-off: 1 = relevance only.")
     min_similarity: float = Field(

@@ -133,7 +133,7 @@ def contexts(dev: DevSet) -> dict[str, list[str]]:
         found = gather(data, _Fixed(query), q["question"], base.fetch_k, Filters(as_of=q["date"]))
         when = timeframe(q["question"], day) if day else None
         for name, (k, chars, budget) in SETTINGS.items():
-            passages: list[Passage] = rank(data, found, base, k, when, budget)
+            passages: list[Passage] = rank(data, found, base, k, when, budget, assistant.embedder)
             if chars:
                 passages = excerpt(cached, q["question"], passages, chars)
             out[name].append(" ".join(p.chunk.text for p in passages))

@@ -186,7 +186,7 @@ def our_runs(
             use = found[dated[name]]
             trimmed = type(use)(use.query, use.dense[: s.fetch_k], use.sparse[: s.fetch_k])
             when = timeframe(q["question"], day) if day and dated[name] else None
-            passages = rank(data, trimmed, s, DEPTH, when)
+            passages = rank(data, trimmed, s, DEPTH, when, embedder=assistant.embedder)
             out[name].append([(p.url, p.chunk.text) for p in passages])
     return out
 
@@ -383,6 +383,10 @@ RANKING_VARIANTS: dict[str, dict[str, Any]] = {
     "no as-of": {"as_of": False},
     "no recency": {"recency_weight": 0.0, "window_weight": 0.0},
     "recency 1": {"recency_weight": 1.0},
+    "no sentences": {"sentence_weight": 0.0},
+    "sentences 0.5": {"sentence_weight": 0.5},
+    "sentences 1": {"sentence_weight": 1.0},
+    "sentences of 40": {"sentence_candidates": 40},
 }
 
 

@@ -96,3 +96,25 @@ def test_blocks_in_parallel_keep_input_order_and_match_one_by_one(precision: str
     assert cosines.min() > (0.9999 if precision == "float32" else 0.999), cosines
     # and a different text's vector is clearly not a match (so the check above can fail)
     assert (together[0] * alone[1]).sum() < 0.9
+
+
+def test_recent_vectors_are_remembered_in_order_and_forgotten_oldest_first(
+    embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fresh = Embedder(embedder.name)
+    encoded: list[str] = []
+    encode = fresh.encode
+
+    def counting(texts: list[str], progress: bool = False) -> np.ndarray:
+        encoded.extend(texts)
+        return encode(texts, progress)
+
+    monkeypatch.setattr(fresh, "encode", counting)
+    first = fresh.encode_recent([TEXTS[0], TEXTS[1], TEXTS[0]], keep=2)
+    assert encoded == [TEXTS[0], TEXTS[1]]  # a repeated text is encoded once
+    assert np.allclose(first[0], first[2]) and np.allclose(first, encode(TEXTS[:2] + TEXTS[:1]))
+    fresh.encode_recent([TEXTS[1], TEXTS[2]], keep=2)
+    assert encoded == [TEXTS[0], TEXTS[1], TEXTS[2]]  # TEXTS[1] came from memory
+    fresh.encode_recent([TEXTS[0]], keep=2)  # the oldest, TEXTS[0], had been let go
+    assert encoded == [TEXTS[0], TEXTS[1], TEXTS[2], TEXTS[0]]
+    assert fresh.encode_recent([], keep=2).shape == (0, fresh.dim)

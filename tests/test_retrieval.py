@@ -147,3 +147,41 @@ def test_the_best_passage_within_a_story(passages_assistant: Assistant):
     found = best_in(a.index(), a.embedder, question, settings, only)
     assert found is not None and found.chunk.article_id in only
     assert best_in(a.index(), a.embedder, question, settings, frozenset({"nothing"})) is None
+
+
+def test_a_passage_whose_one_sentence_answers_climbs(tmp_path: Path):
+    """The council report holds the answer in one sentence among four on other business; each
+    harbour story spreads the question's words over short sentences that answer nothing.
+    Dense search and BM25 both rank the report last; its closest sentence lifts it."""
+    report = (
+        "The council met on Monday evening in the old town hall. Members argued for two hours "
+        "over parking fees on the high street. A vote on the new library budget was postponed "
+        "until spring. The harbour ferry to Skerra island will stop running on 3 March, the "
+        "operator said. Residents asked for more street lights near the school."
+    )
+    harbour = [
+        "Skerra island is small. The ferry is old. Running a boat is costly. Stops are few. "
+        "The harbour is quiet in winter.",
+        "Ferries in the north keep running. Island councils want more stops. Skerra has one "
+        "pier. The timetable changes in spring.",
+        "The island ferry crews are tired. Skerra wants a bridge. Running costs rise. Nobody "
+        "wants the service to stop.",
+        "When the weather turns, island boats stop. Skerra's pier floods. Ferry running times "
+        "slip. The operator blames the wind.",
+    ]
+    records = [_record(0, report, title="Town council meeting")]
+    records += [_record(n, text, title=f"Harbour news {n}") for n, text in enumerate(harbour, 1)]
+    built = _index(tmp_path, records)
+    question = "When will the ferry to Skerra island stop running?"
+    places = {}
+    for weight in (0.0, 0.75):
+        assistant = Assistant(
+            index_dir=built.index_dir,
+            llm={"backend": "passages"},
+            retrieval={"sentence_weight": weight},
+        )
+        assistant.embedder = built.embedder
+        titles = [p.title for p in assistant.retrieve(question, k=5)]
+        places[weight] = titles.index("Town council meeting")
+    assert places[0.0] == 4  # last: the premise of the test
+    assert places[0.75] < places[0.0]
