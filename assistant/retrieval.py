@@ -2,9 +2,9 @@
 
 Dense search finds paraphrases; BM25 finds names and numbers the small embedding model blurs.
 A third ranking joins the fusion: the best fused candidates by their sentence closest to the
-question. After fusion: recent articles may be preferred, then at most `per_article` passages per
-article (the second one its opening chunk when that was found: news is written lede-first),
-no two copies of one story, optional MMR, and an optional budget of characters.
+question. After fusion: recent articles may be preferred, then at most `per_article` passages
+per article (the second one its opening chunk when that was found: news is written
+lede-first), no two copies of one story, optional MMR, and an optional budget of characters.
 """
 
 from __future__ import annotations
