@@ -26,8 +26,8 @@ def extract_answer(
     if not candidates:
         return ""
     sentences = list(candidates)
-    vectors = embedder.encode([question, *sentences])
-    scores = vectors[1:] @ vectors[0]
+    # retrieval embedded these sentences a moment ago, to rank the passages by them
+    scores = embedder.encode_recent(sentences) @ embedder.encode([question])[0]
     best = sorted(range(len(sentences)), key=lambda i: -scores[i])[:limit]
     parts = []
     for i in sorted(best, key=lambda i: (candidates[sentences[i]], i)):
