@@ -228,10 +228,10 @@ def _names_supported(sentence: str, question: str, passages: list[Passage]) -> b
 def _opens_with_a_name(sentence: str, passages: list[Passage]) -> bool:
     """The sentence's first word is one the sources capitalise mid-sentence, a name: in
     "Kissinger set it [2]." it is the name to check, where "The" or "Officials" is not."""
-    words = _NAME.findall(sentence.strip()[:60])
-    if not words or not sentence.strip().startswith(words[0]):
+    opening = _NAME.match(sentence.strip())
+    if opening is None:
         return False
-    word = _as_name(words[0])
+    word = _as_name(opening.group())
     if word is None:
         return False
     inside = re.compile(r"(?<=[a-z0-9,;] )" + re.escape(word) + r"\b")
