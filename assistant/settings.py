@@ -113,8 +113,8 @@ class RetrievalSettings(_Group):
         0.75,
         ge=0,
         description="Weight in fusion of the ranking by each candidate's sentence closest to the "
-        "question (a chunk's own vector averages its sentences and its title); chosen by "
-        "week-wise cross-validation (README). 0 = off.",
+        "question (a chunk's own vector averages its sentences and its title); no fold of the "
+        "week-wise cross-validation chose it off (README). 0 = off.",
     )
     sentence_candidates: int = Field(
         20,
