@@ -161,7 +161,7 @@ class LLMSettings(_Group):
     prompt_states: int = Field(
         3,
         ge=0,
-        description="Local model states kept in memory (~0.33 GB each), so the rewrite and the "
+        description="Local model states kept in memory (~13 MB each), so the rewrite and the "
         "answer prompts, which alternate in a conversation, do not re-read their instructions "
         "(0: off).",
     )
