@@ -60,14 +60,24 @@ def _llama(path: str, n_ctx: int, threads: int | None, states: int) -> Any:
             "the local model needs llama-cpp-python: pip install llama-cpp-python "
             "(or run `make setup`), or set llm.backend to openai, ollama or passages"
         ) from exc
+    if not os.path.isfile(path):
+        raise LLMError(
+            f"llm.model: the GGUF file {path} does not exist; give the path of a .gguf file, "
+            "or leave llm.model unset for the bundled model"
+        )
     log.info("loading local model %s", path)
-    llama = Llama(
-        model_path=path,
-        n_ctx=n_ctx,
-        n_threads=threads or os.cpu_count() or 2,
-        n_batch=512,
-        verbose=False,
-    )
+    try:
+        llama = Llama(
+            model_path=path,
+            n_ctx=n_ctx,
+            n_threads=threads or os.cpu_count() or 2,
+            n_batch=512,
+            verbose=False,
+        )
+    except ValueError as exc:  # llama.cpp could not read it
+        raise LLMError(
+            f"llm.model: {path} is not a model llama.cpp can load ({exc}); give a .gguf file"
+        ) from exc
     _drop_logits_buffer(llama)
     if states:
         llama.set_cache(_prompt_states(states))
@@ -131,10 +141,12 @@ class LocalChatModel(BaseChatModel):
         return "llama-cpp-local"
 
     def _completion(self, messages: list[BaseMessage], stop: list[str] | None) -> Iterator[str]:
-        llama = _llama(self.model_path, self.n_ctx, self.threads, self.prompt_states)
         payload = [{"role": _ROLES.get(m.type, "user"), "content": m.text} for m in messages]
         cancel = current_cancel.get()
         with model_turns.turn():
+            # loaded in the turn: two threads loading at once crash llama.cpp (the UI's
+            # warm-up and an early question)
+            llama = _llama(self.model_path, self.n_ctx, self.threads, self.prompt_states)
             parts = llama.create_chat_completion(
                 messages=payload,
                 temperature=self.temperature,

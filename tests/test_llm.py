@@ -131,3 +131,16 @@ def test_a_follow_up_keeps_the_state_of_both_prompts(local):
     assert all(state.scores.nbytes < 10**6 for state in llama.cache.cache_state.values())
     again = local.ask("How many people were wounded there?", history=[first])
     assert again.text == follow.text
+
+
+def test_a_model_file_that_is_missing_or_not_a_model_is_named_with_its_setting(
+    tmp_path, sample_index
+):
+    from assistant import LLMError
+
+    bad = tmp_path / "notes.gguf"
+    bad.write_text("not a model")
+    for path in (tmp_path / "no.gguf", bad):
+        assistant = Assistant(index_dir=sample_index, llm={"model": str(path)})
+        with pytest.raises(LLMError, match=rf"llm\.model: .*{path.name}"):
+            assistant.ask("How many drones were shot down over Kyiv?", k=1)
