@@ -282,6 +282,16 @@ def build_chain(
     ).with_config(run_name="news_answer")
 
 
+def prime_prompts(llm: BaseChatModel, prompts_dir: Path) -> None:
+    """Have a model with saved prompt states read both templates up to their first
+    question-specific text, one token of reply each, so later prompts restore that state."""
+    one_token = llm.model_copy(update={"max_tokens": 1})
+    one_token.invoke(
+        answer_prompt(prompts_dir).format_messages(sources="", numbers="", question="")
+    )
+    one_token.invoke(condense_prompt(prompts_dir).format_messages(history="", question=""))
+
+
 def _focused(passages: list[Passage], best: Passage, story: frozenset[str]) -> list[Passage]:
     """`best` first, then the others; when it was not among them, it takes the place of the
     last passage from outside the `story` (its articles), so the count stays.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -372,6 +373,8 @@ def chat(
     filters = _filters(date_from, date_to, sources, as_of)
     assistant = Assistant(settings)
     assistant.index()  # a missing or broken index fails here, before the first question
+    # the local model reads its prompts' instructions while the first question is typed
+    threading.Thread(target=assistant.warm_up, name="warm-up").start()
     click.echo(f"Ask about the indexed articles. {CHAT_HELP}")
     history: list[Answer] = []
     while True:

@@ -16,13 +16,13 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable
 
-from assistant.chain import History, build_chain, history_turns
+from assistant.chain import History, build_chain, history_turns, prime_prompts
 from assistant.citations import finalize
 from assistant.embeddings import Embedder
-from assistant.errors import IndexNotFoundError, LimitError, LLMError
+from assistant.errors import AssistantError, IndexNotFoundError, LimitError, LLMError
 from assistant.extractive import extract_answer
 from assistant.ingest import add_loaded, add_paths, remove_ids
-from assistant.llms import make_llm
+from assistant.llms import LocalChatModel, make_llm
 from assistant.retrieval import Filters, best_in, question_timeframe, retrieve
 from assistant.settings import (
     DEFAULT_INDEX_DIR,
@@ -165,6 +165,27 @@ class Assistant:
         return best_in(
             self.index(), self.embedder, question, self.settings.retrieval, articles, filters
         )
+
+    def warm_up(self) -> None:
+        """Load the models and, for the local model, read the instructions and worked
+        examples of the answer and rewrite prompts into saved states ahead of the first
+        question (about 3 s each on 2 cores).
+
+        Best effort, for a long-lived process (the UI, `assistant chat`) to run in the
+        background: a question that arrives meanwhile waits for the model's turn as usual,
+        and a missing index or model is logged here and reported by the first question. Not
+        in a daemon thread: stopped at exit in the middle of llama.cpp's work, the process
+        crashes."""
+        try:
+            self.retrieve("warm up", k=1)
+        except AssistantError as exc:  # no index yet: the UI's Articles tab can make one
+            log.info("warm-up: %s", exc)
+        try:
+            model = self._chat_model or make_llm(self.settings.llm)
+            if isinstance(model, LocalChatModel) and model.prompt_states:
+                prime_prompts(model, Path(self.settings.prompts_dir))
+        except AssistantError as exc:
+            log.warning("warm-up: %s", exc)
 
     @property
     def chain(self) -> Any:

@@ -17,8 +17,8 @@ import logging
 import os
 import re
 import sys
+import threading
 from collections.abc import Mapping, Sequence
-from contextlib import suppress
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -505,7 +505,6 @@ def launch(
 ) -> None:
     """Start the app and block until it is stopped (Ctrl-C)."""
     from assistant.core import Assistant
-    from assistant.errors import AssistantError
 
     assistant = Assistant(settings)
     users = login_users(auth, assistant.settings.users)
@@ -515,10 +514,9 @@ def launch(
             "and change the index (use --users users.toml or --auth user:password)",
             file=sys.stderr,
         )
-    # Load the embedding model now, not during the first question; with no index yet, the
-    # Articles tab can create one.
-    with suppress(AssistantError):
-        assistant.retrieve("warm up", k=1)
+    # The models load, and the local model reads its prompts' instructions, while the page
+    # opens, not during the first question (see Assistant.warm_up).
+    threading.Thread(target=assistant.warm_up, name="warm-up").start()
     demo = build_app(assistant, users)
     demo.launch(
         server_name=host,

@@ -133,6 +133,35 @@ def test_a_follow_up_keeps_the_state_of_both_prompts(local):
     assert again.text == follow.text
 
 
+def test_warm_up_reads_both_prompts_openings_that_questions_then_restore(local):
+    """After warm_up, the model holds a saved state for each template, and a question and a
+    follow-up restore them: no prompt of theirs needs a state of its own."""
+    from assistant.llms import _llama, make_llm
+
+    model = make_llm(local.settings.llm)
+    llama = _llama(model.model_path, model.n_ctx, model.threads, model.prompt_states)
+    llama.cache.cache_state.clear()
+    local.warm_up()
+    primed = [
+        llama.detokenize(list(key)).decode("utf-8", "ignore") for key in llama.cache.cache_state
+    ]
+    assert len(primed) == 2
+    assert any("You answer questions about news articles" in text for text in primed)
+    assert any("You rewrite a user's follow-up question" in text for text in primed)
+    first = local.ask("What happened in central Kherson on December 24, 2022?")
+    local.ask("How many people were wounded there?", history=[first])
+    assert len(llama.cache.cache_state) == 2
+
+
+def test_warm_up_without_an_index_or_a_model_only_logs(tmp_path, caplog):
+    nothing = Assistant(index_dir=tmp_path / "none", llm={"backend": "passages"})
+    nothing.warm_up()  # no index, no model to prime: no error
+    missing = Assistant(index_dir=tmp_path / "none", llm={"model": str(tmp_path / "no.gguf")})
+    with caplog.at_level("WARNING", logger="assistant.core"):
+        missing.warm_up()
+    assert "no.gguf" in caplog.text
+
+
 def test_a_model_file_that_is_missing_or_not_a_model_is_named_with_its_setting(
     tmp_path, sample_index
 ):
