@@ -11,7 +11,6 @@ from contextlib import closing
 from functools import lru_cache
 from typing import Any
 
-import numpy as np
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
@@ -93,6 +92,8 @@ def _drop_logits_buffer(llama: Any) -> None:
     saving a prompt state copied it (0.3 GB with this model's 151,936-token vocabulary) and
     restoring one copied it back: 0.5 s after a first question, 1.4 s on the first follow-up.
     """
+    import numpy as np
+
     if not llama._logits_all:
         llama.scores = np.zeros((1, llama.n_vocab()), dtype=np.single)
 
