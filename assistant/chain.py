@@ -24,6 +24,7 @@ from assistant.chunking import sentence_spans
 from assistant.citations import (
     CANNOT_ANSWER,
     FOLLOWING,
+    REFUSAL_OPENING,
     SOURCE_LIST,
     is_refusal,
     lacks_quantity,
@@ -212,9 +213,10 @@ def build_chain(
         exchange = f"{turn.question} {_MARKERS.sub('', turn.answer)}"
         return retrieve(exchange, CARRIED, filters)
 
-    # a reply that goes on to copy the source list stops there (finalize cuts it off too)
+    # a reply that goes on to copy the source list stops there (finalize cuts it off too), and
+    # a refusal once it is plainly one
     write = (
-        answer_template | llm.bind(stop=[SOURCE_LIST]) | StrOutputParser()
+        answer_template | llm.bind(stop=[SOURCE_LIST, REFUSAL_OPENING]) | StrOutputParser()
         if llm is not None
         else None
     )

@@ -20,6 +20,9 @@ from datetime import date
 from assistant.types import Answer, Citation, Passage
 
 CANNOT_ANSWER = "The articles I have do not contain the answer to this question."
+# Where the model's reply is known to be the refusal: decoding stops there (the words after it
+# cost about 0.3 s on 2 cores, on every try after a refusal) and the reply reads as refused.
+REFUSAL_OPENING = " ".join(CANNOT_ANSWER.split()[:6])
 
 _GROUP = re.compile(r"\[\s*(?:sources?\s*)?(\d+(?:\s*[,;]\s*(?:sources?\s*)?\d+)*)\s*\]", re.I)
 _MARKER = re.compile(r"\[(\d+)\]")

@@ -173,11 +173,15 @@ class LocalChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
+        empty = True
         for token in self._completion(messages, stop):
+            empty = False
             chunk = ChatGenerationChunk(message=AIMessageChunk(content=token))
             if run_manager:
                 run_manager.on_llm_new_token(token, chunk=chunk)
             yield chunk
+        if empty:  # stopped before its first character: LangChain wants one chunk
+            yield ChatGenerationChunk(message=AIMessageChunk(content=""))
 
     def _generate(
         self,

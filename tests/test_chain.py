@@ -60,8 +60,9 @@ def test_prompt_numbers_the_retrieved_passages(index_copy):
         assert as_data(passage.chunk.text) in prompt
     assert "Valid source numbers: [1], [2], [3], [4]" in prompt
     assert "Zaporizhzhia" in answer.citations[0].title
-    # the model stops where it would start copying that numbered list into its answer
-    assert model.stops[-1] == ["\n["]
+    # the model stops where it would start copying that numbered list into its answer, and
+    # where its reply has plainly become the refusal
+    assert model.stops[-1] == ["\n[", "The articles I have do not"]
 
 
 def test_cited_span_is_the_article_text(index_copy):
