@@ -181,18 +181,25 @@ class Assistant:
         except AssistantError as exc:  # no index yet: the UI's Articles tab can make one
             log.info("warm-up: %s", exc)
         try:
-            model = self._chat_model or make_llm(self.settings.llm)
+            model = self._model()
             if isinstance(model, LocalChatModel) and model.prompt_states:
                 prime_prompts(model, Path(self.settings.prompts_dir))
         except AssistantError as exc:
             log.warning("warm-up: %s", exc)
+
+    def _model(self) -> BaseChatModel | None:
+        """The chat model answers come from: the one given, else the settings' (made once;
+        None for the no-LLM backend)."""
+        if self._chat_model is None:
+            self._chat_model = make_llm(self.settings.llm)
+        return self._chat_model
 
     @property
     def chain(self) -> Any:
         """The LangChain runnable; the LLM is loaded on first use."""
         if self._chain is None:
             self._chain = build_chain(
-                self._chat_model or make_llm(self.settings.llm),
+                self._model(),
                 self._context,
                 Path(self.settings.prompts_dir),
                 self.settings.retrieval.min_similarity,
