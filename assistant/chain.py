@@ -26,15 +26,25 @@ from assistant.citations import (
     FOLLOWING,
     REFUSAL_OPENING,
     SOURCE_LIST,
+    copies_heading,
     is_refusal,
     lacks_quantity,
+    may_copy_heading,
     may_restate,
-    names_new,
+    mentions,
+    new_names,
     own_words,
     restates,
 )
 from assistant.conflicts import differing_report
-from assistant.prompts import answer_prompt, condense_prompt, format_sources, numbers_list
+from assistant.prompts import (
+    answer_prompt,
+    condense_prompt,
+    format_sources,
+    heading,
+    numbers_list,
+)
+from assistant.retrieval import merge_by_rank
 from assistant.types import Answer, Passage
 
 _FOLLOW_UP = re.compile(
@@ -54,7 +64,7 @@ def _looks_dependent(question: str) -> bool:
 
 
 Retrieve = Callable[[str, int | None, Any], list[Passage]]
-Focus = Callable[[str, frozenset[str], Any], Passage | None]
+StorySearch = Callable[[Sequence[str], frozenset[str], Any], list[Passage]]
 Extract = Callable[[str, list[Passage]], str]
 
 
@@ -105,22 +115,12 @@ def _format_history(turns: list[Turn], last: int = 3) -> str:
 @dataclass(frozen=True)
 class Found:
     """Passages for the prompt, the best similarity among them and the previous turn's
-    sources (for the abstention gate), and the articles a follow-up that names nothing new
-    must be answered from (see `finalize`)."""
+    sources (for the abstention gate), and the articles of the story a follow-up continues,
+    which its answer must cite (see `finalize`)."""
 
     passages: list[Passage]
     top_score: float
     story: frozenset[str] = frozenset()
-
-
-def merge_by_rank(rankings: Sequence[Sequence[Passage]], size: int) -> list[Passage]:
-    """Interleave rankings by rank (first of each, then second of each, ...), dropping repeats."""
-    merged: dict[str, Passage] = {}
-    for rank in range(max((len(r) for r in rankings), default=0)):
-        for ranking in rankings:
-            if rank < len(ranking) and ranking[rank].chunk.id not in merged:
-                merged[ranking[rank].chunk.id] = ranking[rank]
-    return list(merged.values())[:size]
 
 
 def _with_carried(passages: list[Passage], carried: Sequence[Passage], size: int) -> list[Passage]:
@@ -138,13 +138,13 @@ def build_chain(
     extract: Extract,
     retry_similarity: float = 1.0,
     retry_passages: int = 1,
-    focus: Focus | None = None,
+    story_search: StorySearch | None = None,
 ) -> Runnable:
     """Input: {question, history, k, filters}. Output keys: standalone, found, passages,
     answer (raw).
 
-    `focus(question, articles, filters)`: the passage of those articles that best matches
-    the question as asked (see `_focused`)."""
+    `story_search(questions, articles, filters)`: the passages of those articles that best match
+    the questions (see `find`)."""
     answer_template = answer_prompt(prompts_dir)
     condense_template = condense_prompt(prompts_dir)
 
@@ -194,14 +194,26 @@ def build_chain(
         # What the previous answer stood on counts for the gate: "How old is he?" matches no
         # passage well, but the story it asks about is the one just answered from.
         top = max((p.score for r in [*rankings, carried] for p in r), default=0.0)
-        passages = merge_by_rank(rankings, size)
-        earlier = [t.question for t in turns]
-        story = frozenset(
-            () if names_new(x["question"], earlier) else (p.chunk.article_id for p in carried)
-        )
-        passages = _with_carried(passages, carried, size)
-        best = focus(x["question"], story, filters) if story and focus is not None else None
-        return Found(_focused(passages, best, story) if best else passages, top, story)
+        passages = _with_carried(merge_by_rank(rankings, size), carried, size)
+        own = _story_passages(x["question"], turns, carried, filters)
+        if not own:
+            return Found(passages, top)
+        story = _articles(carried)
+        return Found(_focused(passages, own[0], story), top, story)
+
+    def _story_passages(
+        question: str, turns: list[Turn], carried: list[Passage], filters: Any
+    ) -> list[Passage]:
+        """The passages of the story a follow-up continues, best first for the question as
+        asked; [] when it names someone or something new that they do not ("And in
+        Bakhmut?" after Kherson, where "What did the Kremlin say about it?" stays with
+        Zelensky's visit to Washington, whose article quotes the Kremlin)."""
+        if not carried or story_search is None:
+            return []
+        own = story_search([question], _articles(carried), filters)
+        text = " ".join(p.chunk.text for p in own).lower()
+        new = new_names(question, [t.question for t in turns])
+        return own if all(mentions(text, name) for name in new) else []
 
     def _previous_sources(turn: Turn, filters: Any) -> list[Passage]:
         """What the previous answer stood on: its cited passages, or (when the history is
@@ -255,7 +267,8 @@ def build_chain(
             "numbers": numbers_list(len(passages)),
             "question": question,
         }
-        said = yield from _shown(write.stream(inputs), question)
+        headings = [heading(p) for p in passages]
+        said = yield from _shown(write.stream(inputs), question, headings)
         if len(passages) > 1:
             # The small model can miss an answer among several sources that it finds in one
             # alone (see _retry_order). Shown to it as [1], a source keeps its own number.
@@ -265,13 +278,17 @@ def build_chain(
                 if said is None or said:
                     break
                 one = {**inputs, "sources": format_sources([passages[best]]), "numbers": "[1]"}
-                said = yield from _shown(_renumbered(write.stream(one), best + 1), question)
+                said = yield from _shown(
+                    _renumbered(write.stream(one), best + 1), question, headings
+                )
         if said == "" and first_turn and (plain := _plain_question(question)):
             # A quiz-style question opens with details a source may not repeat ("Two men
             # were charged in the 2002 murder of ... Jam Master Jay. Which group was he part
             # of?"), and the small model will not answer past them. Its last sentence, made
             # to stand alone, is asked once more over the same sources.
-            said = yield from _shown(write.stream({**inputs, "question": plain}), question)
+            said = yield from _shown(
+                write.stream({**inputs, "question": plain}), question, headings
+            )
         if not said:
             yield CANNOT_ANSWER
         return said or ""
@@ -315,6 +332,10 @@ def _focused(passages: list[Passage], best: Passage, story: frozenset[str]) -> l
     return [best, *rest]
 
 
+def _articles(passages: Sequence[Passage]) -> frozenset[str]:
+    return frozenset(p.chunk.article_id for p in passages)
+
+
 def _retry_order(passages: list[Passage], threshold: float) -> list[int]:
     """Passages to ask alone, each at least `threshold` close (cosine): the first, or the
     closest when fusion put a weak match first; then that story's other passages, closest
@@ -351,10 +372,13 @@ def _renumbered(tokens: Iterable[str], number: int) -> Iterator[str]:
         yield pending.replace("[1]", f"[{number}]")
 
 
-def _shown(tokens: Iterable[str], question: str) -> Generator[str, None, str | None]:
+def _shown(
+    tokens: Iterable[str], question: str, headings: Sequence[str] = ()
+) -> Generator[str, None, str | None]:
     """Stream a reply, holding back what may still turn out to be the cannot-answer sentence,
-    the question restated as if it were the answer, or a reply to "how many" with no figure;
-    return what was shown: "" for a refusal or a restatement, None for no figure."""
+    the question restated as if it were the answer, a source's heading, or a reply to "how
+    many" with no figure; return what was shown: "" for a refusal, a restatement or a
+    heading, None for no figure."""
     held = said = ""
     own = own_words(question)
     for token in tokens:
@@ -364,6 +388,7 @@ def _shown(tokens: Iterable[str], question: str) -> Generator[str, None, str | N
         elif (
             _may_be_refusal(held + token)
             or may_restate(held + token, question)
+            or may_copy_heading(held + token, headings)
             or lacks_quantity(held + token, own, complete=False)
         ):
             held += token
@@ -371,6 +396,8 @@ def _shown(tokens: Iterable[str], question: str) -> Generator[str, None, str | N
             said = held + token
             yield said
     if not said and held and not _may_be_refusal(held):
+        if copies_heading(held, headings):
+            return ""  # "EU Adopts Ninth Sanctions Package ... (2022-12-17) [1]": no answer
         if lacks_quantity(held, own):
             return None
         if not restates(held, question):

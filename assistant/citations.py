@@ -109,6 +109,41 @@ def may_restate(text: str, question: str) -> bool:
     return all(w in asked for w in words)
 
 
+def _heading_words(text: str) -> list[str]:
+    """The words of a reply or heading, less its markers (one perhaps still open: "[2") and
+    an opening "The"."""
+    words = _REPLY_WORD.findall(_OPEN_MARKER.sub("", _MARKER.sub("", text)).lower())
+    return words[1:] if words[:1] == ["the"] else words
+
+
+_OPEN_MARKER = re.compile(r"\[\d*$")
+
+
+def may_copy_heading(text: str, headings: Sequence[str]) -> bool:
+    """Whether a reply so far reads as the start of a source's heading ("EU Adopts Ninth
+    Sanctions Package ... (2022-12-17)"): the small model sometimes answers with one."""
+    words = _heading_words(text)
+    if not words:
+        return text.strip() == "The"
+    if len(words) == 1 and "the".startswith(words[0]) and text.strip()[:1] == "T":
+        return True  # "Th" may be the "The" before one
+    *whole, last = words
+    growing = text[-1:].isalnum()  # its last word may still grow: "Ad" of "Adopts"
+
+    def starts(heading: list[str]) -> bool:
+        if len(heading) < len(words) or heading[: len(whole)] != whole:
+            return False
+        return heading[len(whole)].startswith(last) if growing else heading[len(whole)] == last
+
+    return any(starts(_heading_words(h)) for h in headings)
+
+
+def copies_heading(text: str, headings: Sequence[str]) -> bool:
+    """Whether a whole reply is a source's heading, its title with or without the date."""
+    words = _heading_words(text)
+    return any(words in (_heading_words(h), _heading_words(h.rsplit(" (", 1)[0])) for h in headings)
+
+
 _HOW_MANY = re.compile(r"\bhow\s+(?:many|much)\b", re.I)
 _QUANTITY = re.compile(
     r"\d+(?:[.,]\d+)*|\b(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
@@ -225,7 +260,7 @@ def _names_supported(sentence: str, question: str, passages: list[Passage]) -> b
     support = " ".join(
         f"{p.chunk.text} {p.title} {p.source or ''}" for p in _cited(sentence, passages)
     ).lower()
-    return all(_mentions(support, name) for name in claimed)
+    return all(mentions(support, name) for name in claimed)
 
 
 def _opens_with_a_name(sentence: str, passages: list[Passage]) -> bool:
@@ -257,7 +292,7 @@ def _on_topic(sentence: str, question: str, passages: list[Passage]) -> bool:
         return True
     support = _support(sentence, passages)
     for run in asked:
-        found = sum(_mentions(support, name) for name in run)
+        found = sum(mentions(support, name) for name in run)
         if found and (len(run) < 3 or 2 * found > len(run)):
             return True
     return False
@@ -266,11 +301,6 @@ def _on_topic(sentence: str, question: str, passages: list[Passage]) -> bool:
 def _support(sentence: str, passages: list[Passage]) -> str:
     """The text and titles of the sources the sentence cites (all, if uncited), lower case."""
     return " ".join(f"{p.chunk.text} {p.title}" for p in _cited(sentence, passages)).lower()
-
-
-def _mentions(support: str, name: str) -> bool:
-    """`support` (lower case) has a word that starts like `name` ("Ukrainian" for Ukraine)."""
-    return re.search(r"\b" + re.escape(name[: max(4, len(name) - 3)]), support) is not None
 
 
 def _name_runs(text: str) -> list[list[str]]:
@@ -335,7 +365,7 @@ def _yes_supported(sentence: str, question: str, passages: list[Passage]) -> boo
     if not said or any(w[:4] not in stems for w in said):
         return True  # it adds words of its own, which the other checks read
     support = _support(sentence, passages)
-    return all(_mentions(support, word) for word in said)
+    return all(mentions(support, word) for word in said)
 
 
 def _repoint(sentence: str, question: str, passages: list[Passage]) -> str:
@@ -373,11 +403,16 @@ def _with_marker(sentence: str, number: int) -> str:
     return f"{sentence[:end].rstrip()} [{number}]{sentence[end:]}"
 
 
-def names_new(question: str, earlier: Sequence[str]) -> bool:
-    """Whether a follow-up names someone or something the earlier questions did not ("And in
-    Bakhmut?"); one that does not ("What was the city's population?") stays on their story."""
+def new_names(question: str, earlier: Sequence[str]) -> set[str]:
+    """The names a follow-up gives that the earlier questions did not ("And in Bakhmut?");
+    one that gives none ("What was the city's population?") stays on their story."""
     known: set[str] = set().union(*(_names(q) for q in earlier))
-    return bool(_names(question) - known)
+    return _names(question) - known
+
+
+def mentions(text: str, name: str) -> bool:
+    """`text` (lower case) has a word that starts like `name` ("Ukrainian" for Ukraine)."""
+    return re.search(r"\b" + re.escape(name[: max(4, len(name) - 3)]), text) is not None
 
 
 def finalize(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,14 @@ from assistant.errors import AssistantError, IndexNotFoundError, LimitError, LLM
 from assistant.extractive import extract_answer
 from assistant.ingest import add_loaded, add_paths, remove_ids
 from assistant.llms import LocalChatModel, make_llm
-from assistant.retrieval import Filters, best_in, question_timeframe, retrieve
+from assistant.retrieval import (
+    Filters,
+    merge_by_rank,
+    question_timeframe,
+    retrieve,
+    search_within,
+    within_budget,
+)
 from assistant.settings import (
     DEFAULT_INDEX_DIR,
     SAMPLE_ARTICLES_DIR,
@@ -159,12 +166,17 @@ class Assistant:
         """The passages an answer is written from: within the context budget."""
         return self.retrieve(question, k, filters, self.settings.retrieval.context_chars)
 
-    def _focus(
-        self, question: str, articles: frozenset[str], filters: Filters | None
-    ) -> Passage | None:
-        return best_in(
-            self.index(), self.embedder, question, self.settings.retrieval, articles, filters
-        )
+    def _story(
+        self, questions: Sequence[str], articles: frozenset[str], filters: Filters | None
+    ) -> list[Passage]:
+        """The passages of `articles` for a follow-up, searched as asked and as rewritten,
+        merged by rank, within the context budget."""
+        settings = self.settings.retrieval
+        rankings = [
+            search_within(self.index(), self.embedder, q, settings, articles, filters)
+            for q in questions
+        ]
+        return within_budget(merge_by_rank(rankings, settings.k), settings.context_chars)
 
     def warm_up(self) -> None:
         """Load the models and, for the local model, read the instructions and worked
@@ -206,7 +218,7 @@ class Assistant:
                 lambda question, passages: extract_answer(self.embedder, question, passages),
                 self.settings.retrieval.retry_similarity,
                 self.settings.retrieval.retry_passages,
-                self._focus,
+                self._story,
             )
         return self._chain
 

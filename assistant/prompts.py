@@ -70,13 +70,18 @@ def format_sources(sources: Sequence[Passage | Mapping[str, Any]]) -> str:
     """
     blocks = []
     for number, item in enumerate(sources, start=1):
-        if isinstance(item, Passage):
-            title, date, text = item.title, item.date, item.chunk.text
-        else:
-            title, date, text = item["title"], item.get("date"), item["text"]
-        head = f"[{number}] {as_data(title)}" + (f" ({as_data(date)})" if date else "")
-        blocks.append(f"{head}\n{as_data(text)}")
+        text = item.chunk.text if isinstance(item, Passage) else item["text"]
+        blocks.append(f"[{number}] {heading(item)}\n{as_data(text)}")
     return "\n\n".join(blocks)
+
+
+def heading(source: Passage | Mapping[str, Any]) -> str:
+    """A source's heading in the prompt: `title (date)`."""
+    if isinstance(source, Passage):
+        title, date = source.title, source.date
+    else:
+        title, date = source["title"], source.get("date")
+    return as_data(title) + (f" ({as_data(date)})" if date else "")
 
 
 def numbers_list(count: int) -> str:

@@ -10,6 +10,7 @@ lede-first), no two copies of one story, optional MMR, and an optional budget of
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING
@@ -50,23 +51,26 @@ def retrieve(
     return rank(data, found, settings, k, when if dated else None, budget, embedder)
 
 
-def best_in(
+def search_within(
     data: IndexView,
     embedder: Embedder,
     question: str,
     settings: RetrievalSettings,
     articles: frozenset[str],
     filters: Filters | None = None,
-) -> Passage | None:
-    """The passage of `articles` that best matches `question`, fused as `retrieve` fuses.
+    k: int | None = None,
+) -> list[Passage]:
+    """The passages of `articles` that best match `question`, fused as `retrieve` fuses,
+    with no cap per article: a follow-up continues a story, and its articles are the subject.
 
     A follow-up asked as it was ("Who presented the proposals?") finds its paragraph within
     the story it continues, where the same words searched with the earlier questions, or
     over the whole index, bring back the story's lede or other articles."""
+    k = k or settings.k
     found = gather(data, embedder, question, 2 * settings.fetch_k, filters or Filters())
     rows = list({row: None for row, _ in found.dense} | {row: None for row in found.sparse})
     if not rows:
-        return None
+        return []
     chunks, _ = data.fetch(rows)
     mine = {row for row, chunk in zip(rows, chunks, strict=True) if chunk.article_id in articles}
     story = Candidates(
@@ -74,8 +78,29 @@ def best_in(
         [(row, score) for row, score in found.dense if row in mine],
         [row for row in found.sparse if row in mine],
     )
-    best = rank(data, story, settings, 1, embedder=embedder)
-    return best[0] if best else None
+    uncapped = settings.model_copy(update={"per_article": k})
+    return rank(data, story, uncapped, k, embedder=embedder)
+
+
+def merge_by_rank(rankings: Sequence[Sequence[Passage]], size: int) -> list[Passage]:
+    """Interleave rankings by rank (first of each, then second of each, ...), dropping repeats."""
+    merged: dict[str, Passage] = {}
+    for position in range(max((len(r) for r in rankings), default=0)):
+        for ranking in rankings:
+            if position < len(ranking) and ranking[position].chunk.id not in merged:
+                merged[ranking[position].chunk.id] = ranking[position]
+    return list(merged.values())[:size]
+
+
+def within_budget(passages: list[Passage], budget: int) -> list[Passage]:
+    """The passages, best first, while they fit in `budget` characters (the first always)."""
+    kept: list[Passage] = []
+    for passage in passages:
+        if kept and len(passage.chunk.text) > budget:
+            break
+        kept.append(passage)
+        budget -= len(passage.chunk.text)
+    return kept
 
 
 def question_timeframe(data: IndexView, question: str, filters: Filters | None) -> Timeframe:

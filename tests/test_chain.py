@@ -5,14 +5,16 @@ The fake model only stands in for the LLM; retrieval, prompts and citations are 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from assistant import CANNOT_ANSWER, Answer, Assistant, Filters, LimitError
-from assistant.chain import _focused, _renumbered, build_chain, merge_by_rank
+from assistant.chain import _focused, _renumbered, _shown, build_chain
 from assistant.prompts import as_data
+from assistant.retrieval import merge_by_rank
 from assistant.settings import PROJECT_DIR
 from assistant.types import Chunk, Passage
 
@@ -526,6 +528,35 @@ def test_a_follow_up_gets_its_storys_paragraph_first(index_copy):
     assert len(answer.passages) == len(searched)
     assert "[1] EU Adopts Ninth Sanctions Package" in model.seen[-1][-1].content
     assert not answer.abstained and answer.citations[0].number == 1
+
+
+def test_a_follow_up_naming_what_its_story_holds_stays_on_it(index_copy):
+    """ "Moscow" is new to the conversation but in the sanctions story: the follow-up stays
+    there and gets its paragraph first. "Bakhmut" is not: that follow-up is searched over
+    everything."""
+    history = _eu_turns(index_copy)[:1]
+    asked = "Which third country might supply drones to Moscow?"
+    assistant, _ = _assistant(index_copy, asked, "x", "How many people lived in Bakhmut?", "y")
+    stays = assistant.ask(asked, history=history).passages[0]
+    assert "Sanctions" in stays.title and "drones to Moscow" in stays.chunk.text
+    moved = assistant.ask("How many people lived in Bakhmut?", history=history)
+    assert any("Bakhmut" in p.title for p in moved.passages)
+
+
+def test_a_reply_that_copies_a_sources_heading_is_no_answer():
+    """The small model sometimes answers with a source's heading: held back, not shown, and
+    counted as a refusal so that the chain may ask again."""
+    headings = ["EU Adopts Ninth Sanctions Package, Targets Drone Engines and Banks (2022-12-17)"]
+    copied = f"The {headings[0]} [1]"
+    shown = _shown(re.findall(r"\S+\s*", copied), "Who presented the proposals?", headings)
+    tokens: list[str] = []
+    with pytest.raises(StopIteration) as stop:
+        while True:
+            tokens.append(next(shown))
+    assert tokens == [] and stop.value.value == ""
+    answer = "The EU banned drone engines [1]."
+    shown = _shown(re.findall(r"\S+\s*", answer), "What did the EU ban?", headings)
+    assert "".join(shown) == answer
 
 
 def test_a_refused_turn_leaves_the_story_where_it_was(index_copy):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from assistant import CANNOT_ANSWER
-from assistant.citations import finalize, is_refusal, lacks_quantity, names_new
+from assistant.citations import finalize, is_refusal, lacks_quantity, mentions, new_names
 from assistant.types import Chunk, Passage
 
 
@@ -302,9 +302,10 @@ def test_a_follow_up_naming_nothing_new_is_answered_from_its_story():
     both = "Air defences shot down 30 drones [1]. Putin and Lukashenko met in Minsk [3]."
     assert not finalize(asked, both, passages, story=frozenset({"a0"})).abstained
     earlier = ["When was Kherson liberated?", "How long had the occupation lasted?"]
-    assert not names_new(asked, earlier)
-    assert not names_new("How many were killed in Kherson?", earlier)
-    assert names_new("And in Bakhmut?", earlier)
+    assert not new_names(asked, earlier)
+    assert not new_names("How many were killed in Kherson?", earlier)
+    assert new_names("And in Bakhmut?", earlier) == {"bakhmut"}
+    assert mentions("the ukrainian army", "ukraine") and not mentions("a bakery", "bakhmut")
 
 
 def test_a_question_naming_its_days_is_not_answered_from_older_sources():

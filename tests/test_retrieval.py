@@ -128,25 +128,27 @@ def test_an_articles_second_passage_is_its_lede(tmp_path: Path):
         assert (passages[1].chunk.start == 0) is slot
 
 
-def test_the_best_passage_within_a_story(passages_assistant: Assistant):
-    """`best_in` searches the question over the given articles only, fused as retrieval
-    fuses: it finds the story's paragraph, keeps to the articles given, and finds nothing in
-    articles the index does not hold."""
-    from assistant.retrieval import best_in
+def test_the_passages_within_a_story(passages_assistant: Assistant):
+    """`search_within` searches the question over the given articles only, fused as
+    retrieval fuses and with no cap per article: it finds the story's paragraph first, keeps
+    to the articles given, and finds nothing in articles the index does not hold."""
+    from assistant.retrieval import search_within
 
     a = passages_assistant
     question = "Who presented the proposals?"
     eu = next(p for p in a.retrieve("ninth sanctions package", k=3) if "Ninth" in p.title)
     settings = a.settings.retrieval
+    story = frozenset({eu.chunk.article_id})
 
-    best = best_in(a.index(), a.embedder, question, settings, frozenset({eu.chunk.article_id}))
-    assert best is not None and "presented the proposals" in best.chunk.text
+    found = search_within(a.index(), a.embedder, question, settings, story, k=4)
+    assert "presented the proposals" in found[0].chunk.text
+    assert len(found) == 4 > settings.per_article and {p.chunk.article_id for p in found} == story
     ranked = a.retrieve(question, k=10)
     other = next(p for p in ranked if p.chunk.article_id != ranked[0].chunk.article_id)
     only = frozenset({other.chunk.article_id})
-    found = best_in(a.index(), a.embedder, question, settings, only)
-    assert found is not None and found.chunk.article_id in only
-    assert best_in(a.index(), a.embedder, question, settings, frozenset({"nothing"})) is None
+    found = search_within(a.index(), a.embedder, question, settings, only)
+    assert found and {p.chunk.article_id for p in found} == only
+    assert search_within(a.index(), a.embedder, question, settings, frozenset({"x"})) == []
 
 
 def test_a_passage_whose_one_sentence_answers_climbs(tmp_path: Path):
