@@ -198,8 +198,16 @@ def build_chain(
         own = _story_passages(x["question"], turns, carried, filters)
         if not own:
             return Found(passages, top)
+        # The story's paragraph closest to the follow-up as asked goes first: searched with
+        # the earlier questions, "Who presented the proposals?" brought back the EU story's
+        # lede and last-cited paragraph, not the one naming von der Leyen. Its answer must
+        # cite the story (see `finalize`), so other stories' passages are dropped: they could
+        # only lead the model astray ("How many were shot down?" about Odesa was answered
+        # with a Kyiv story's 13 drones, then refused).
         story = _articles(carried)
-        return Found(_focused(passages, own[0], story), top, story)
+        best = next((p for p in passages if p.chunk.id == own[0].chunk.id), own[0])
+        rest = [p for p in passages if p.chunk.article_id in story and p is not best]
+        return Found([best, *rest], top, story)
 
     def _story_passages(
         question: str, turns: list[Turn], carried: list[Passage], filters: Any
@@ -309,27 +317,6 @@ def prime_prompts(llm: BaseChatModel, prompts_dir: Path) -> None:
         answer_prompt(prompts_dir).format_messages(sources="", numbers="", question="")
     )
     one_token.invoke(condense_prompt(prompts_dir).format_messages(history="", question=""))
-
-
-def _focused(passages: list[Passage], best: Passage, story: frozenset[str]) -> list[Passage]:
-    """`best` first, then the others; when it was not among them, it takes the place of the
-    last passage from outside the `story` (its articles), so the count stays.
-
-    `best` is the story's passage closest to the follow-up as asked. The follow-up is
-    searched with the earlier questions, and the story's opening or last-cited passages
-    fill its share (`per_article`): asked "Who presented the proposals?" after two turns
-    on the EU's sanctions package, the paragraph naming von der Leyen was not given."""
-    given = next((p for p in passages if p.chunk.id == best.chunk.id), None)
-    rest = [p for p in passages if p is not given]
-    if given is not None:
-        return [given, *rest]  # with the score of the search that found it among the rest
-    if rest:
-        drop = next(
-            (i for i in reversed(range(len(rest))) if rest[i].chunk.article_id not in story),
-            len(rest) - 1,
-        )
-        del rest[drop]
-    return [best, *rest]
 
 
 def _articles(passages: Sequence[Passage]) -> frozenset[str]:
