@@ -44,7 +44,6 @@ from assistant.prompts import (
     heading,
     numbers_list,
 )
-from assistant.retrieval import merge_by_rank
 from assistant.types import Answer, Passage
 
 _FOLLOW_UP = re.compile(
@@ -64,7 +63,7 @@ def _looks_dependent(question: str) -> bool:
 
 
 Retrieve = Callable[[str, int | None, Any], list[Passage]]
-StorySearch = Callable[[Sequence[str], frozenset[str], Any], list[Passage]]
+StorySearch = Callable[[str, frozenset[str], Any], list[Passage]]
 Extract = Callable[[str, list[Passage]], str]
 
 
@@ -123,6 +122,16 @@ class Found:
     story: frozenset[str] = frozenset()
 
 
+def merge_by_rank(rankings: Sequence[Sequence[Passage]], size: int) -> list[Passage]:
+    """Interleave rankings by rank (first of each, then second of each, ...), dropping repeats."""
+    merged: dict[str, Passage] = {}
+    for rank in range(max((len(r) for r in rankings), default=0)):
+        for ranking in rankings:
+            if rank < len(ranking) and ranking[rank].chunk.id not in merged:
+                merged[ranking[rank].chunk.id] = ranking[rank]
+    return list(merged.values())[:size]
+
+
 def _with_carried(passages: list[Passage], carried: Sequence[Passage], size: int) -> list[Passage]:
     """Make room at the end for the previous turn's sources that retrieval did not bring back."""
     have = {p.chunk.id for p in passages}
@@ -143,8 +152,8 @@ def build_chain(
     """Input: {question, history, k, filters}. Output keys: standalone, found, passages,
     answer (raw).
 
-    `story_search(questions, articles, filters)`: the passages of those articles that best match
-    the questions (see `find`)."""
+    `story_search(question, articles, filters)`: the passages of those articles that best
+    match the question (see `find`)."""
     answer_template = answer_prompt(prompts_dir)
     condense_template = condense_prompt(prompts_dir)
 
@@ -218,7 +227,7 @@ def build_chain(
         Zelensky's visit to Washington, whose article quotes the Kremlin)."""
         if not carried or story_search is None:
             return []
-        own = story_search([question], _articles(carried), filters)
+        own = story_search(question, _articles(carried), filters)
         text = " ".join(p.chunk.text for p in own).lower()
         new = new_names(question, [t.question for t in turns])
         return own if all(mentions(text, name) for name in new) else []

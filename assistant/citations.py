@@ -110,38 +110,40 @@ def may_restate(text: str, question: str) -> bool:
 
 
 def _heading_words(text: str) -> list[str]:
-    """The words of a reply or heading, less its markers (one perhaps still open: "[2") and
-    an opening "The"."""
-    words = _REPLY_WORD.findall(_OPEN_MARKER.sub("", _MARKER.sub("", text)).lower())
-    return words[1:] if words[:1] == ["the"] else words
+    """The words of a reply or heading, less its markers (one perhaps still open: "[2")."""
+    return _REPLY_WORD.findall(_OPEN_MARKER.sub("", _MARKER.sub("", text)).lower())
 
 
 _OPEN_MARKER = re.compile(r"\[\d*$")
 
 
+def _heading_forms(heading: str) -> list[list[str]]:
+    """A heading as a reply may copy it: with or without its date, with or without "The"."""
+    forms = [_heading_words(heading), _heading_words(heading.rsplit(" (", 1)[0])]
+    return forms + [["the", *form] for form in forms]
+
+
 def may_copy_heading(text: str, headings: Sequence[str]) -> bool:
-    """Whether a reply so far reads as the start of a source's heading ("EU Adopts Ninth
+    """Whether a reply so far reads as the start of a source's heading ("The EU Adopts Ninth
     Sanctions Package ... (2022-12-17)"): the small model sometimes answers with one."""
     words = _heading_words(text)
     if not words:
-        return text.strip() == "The"
-    if len(words) == 1 and "the".startswith(words[0]) and text.strip()[:1] == "T":
-        return True  # "Th" may be the "The" before one
+        return False
     *whole, last = words
     growing = text[-1:].isalnum()  # its last word may still grow: "Ad" of "Adopts"
 
-    def starts(heading: list[str]) -> bool:
-        if len(heading) < len(words) or heading[: len(whole)] != whole:
+    def starts(form: list[str]) -> bool:
+        if len(form) < len(words) or form[: len(whole)] != whole:
             return False
-        return heading[len(whole)].startswith(last) if growing else heading[len(whole)] == last
+        return form[len(whole)].startswith(last) if growing else form[len(whole)] == last
 
-    return any(starts(_heading_words(h)) for h in headings)
+    return any(starts(form) for heading in headings for form in _heading_forms(heading))
 
 
 def copies_heading(text: str, headings: Sequence[str]) -> bool:
-    """Whether a whole reply is a source's heading, its title with or without the date."""
+    """Whether a whole reply is a source's heading."""
     words = _heading_words(text)
-    return any(words in (_heading_words(h), _heading_words(h.rsplit(" (", 1)[0])) for h in headings)
+    return any(words == form for heading in headings for form in _heading_forms(heading))
 
 
 _HOW_MANY = re.compile(r"\bhow\s+(?:many|much)\b", re.I)

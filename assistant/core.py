@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Generator, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +23,7 @@ from assistant.errors import AssistantError, IndexNotFoundError, LimitError, LLM
 from assistant.extractive import extract_answer
 from assistant.ingest import add_loaded, add_paths, remove_ids
 from assistant.llms import LocalChatModel, make_llm
-from assistant.retrieval import (
-    Filters,
-    merge_by_rank,
-    question_timeframe,
-    retrieve,
-    search_within,
-    within_budget,
-)
+from assistant.retrieval import Filters, question_timeframe, retrieve, search_within
 from assistant.settings import (
     DEFAULT_INDEX_DIR,
     SAMPLE_ARTICLES_DIR,
@@ -167,16 +160,11 @@ class Assistant:
         return self.retrieve(question, k, filters, self.settings.retrieval.context_chars)
 
     def _story(
-        self, questions: Sequence[str], articles: frozenset[str], filters: Filters | None
+        self, question: str, articles: frozenset[str], filters: Filters | None
     ) -> list[Passage]:
-        """The passages of `articles` for a follow-up, searched as asked and as rewritten,
-        merged by rank, within the context budget."""
-        settings = self.settings.retrieval
-        rankings = [
-            search_within(self.index(), self.embedder, q, settings, articles, filters)
-            for q in questions
-        ]
-        return within_budget(merge_by_rank(rankings, settings.k), settings.context_chars)
+        return search_within(
+            self.index(), self.embedder, question, self.settings.retrieval, articles, filters
+        )
 
     def warm_up(self) -> None:
         """Load the models and, for the local model, read the instructions and worked

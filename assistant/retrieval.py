@@ -10,7 +10,6 @@ lede-first), no two copies of one story, optional MMR, and an optional budget of
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING
@@ -80,27 +79,6 @@ def search_within(
     )
     uncapped = settings.model_copy(update={"per_article": k})
     return rank(data, story, uncapped, k, embedder=embedder)
-
-
-def merge_by_rank(rankings: Sequence[Sequence[Passage]], size: int) -> list[Passage]:
-    """Interleave rankings by rank (first of each, then second of each, ...), dropping repeats."""
-    merged: dict[str, Passage] = {}
-    for position in range(max((len(r) for r in rankings), default=0)):
-        for ranking in rankings:
-            if position < len(ranking) and ranking[position].chunk.id not in merged:
-                merged[ranking[position].chunk.id] = ranking[position]
-    return list(merged.values())[:size]
-
-
-def within_budget(passages: list[Passage], budget: int) -> list[Passage]:
-    """The passages, best first, while they fit in `budget` characters (the first always)."""
-    kept: list[Passage] = []
-    for passage in passages:
-        if kept and len(passage.chunk.text) > budget:
-            break
-        kept.append(passage)
-        budget -= len(passage.chunk.text)
-    return kept
 
 
 def question_timeframe(data: IndexView, question: str, filters: Filters | None) -> Timeframe:

@@ -12,9 +12,8 @@ import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from assistant import CANNOT_ANSWER, Answer, Assistant, Filters, LimitError
-from assistant.chain import _renumbered, _shown, build_chain
+from assistant.chain import _renumbered, _shown, build_chain, merge_by_rank
 from assistant.prompts import as_data
-from assistant.retrieval import merge_by_rank
 from assistant.settings import PROJECT_DIR
 from assistant.types import Chunk, Passage
 
