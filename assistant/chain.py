@@ -27,6 +27,7 @@ from assistant.citations import (
     REFUSAL_OPENING,
     SOURCE_LIST,
     copies_heading,
+    heading_forms,
     is_refusal,
     lacks_quantity,
     may_copy_heading,
@@ -377,6 +378,7 @@ def _shown(
     heading, None for no figure."""
     held = said = ""
     own = own_words(question)
+    forms = heading_forms(headings)
     for token in tokens:
         if said:
             said += token
@@ -384,7 +386,7 @@ def _shown(
         elif (
             _may_be_refusal(held + token)
             or may_restate(held + token, question)
-            or may_copy_heading(held + token, headings)
+            or may_copy_heading(held + token, forms)
             or lacks_quantity(held + token, own, complete=False)
         ):
             held += token
@@ -392,7 +394,7 @@ def _shown(
             said = held + token
             yield said
     if not said and held and not _may_be_refusal(held):
-        if copies_heading(held, headings):
+        if copies_heading(held, forms):
             return ""  # "EU Adopts Ninth Sanctions Package ... (2022-12-17) [1]": no answer
         if lacks_quantity(held, own):
             return None

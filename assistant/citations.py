@@ -117,15 +117,20 @@ def _heading_words(text: str) -> list[str]:
 _OPEN_MARKER = re.compile(r"\[\d*$")
 
 
-def _heading_forms(heading: str) -> list[list[str]]:
-    """A heading as a reply may copy it: with or without its date, with or without "The"."""
-    forms = [_heading_words(heading), _heading_words(heading.rsplit(" (", 1)[0])]
-    return forms + [["the", *form] for form in forms]
+def heading_forms(headings: Sequence[str]) -> list[list[str]]:
+    """Sources' headings as a reply may copy them, as words: with or without the date, with
+    or without "The". Made once per reply, not per token."""
+    forms = []
+    for heading in headings:
+        for form in (_heading_words(heading), _heading_words(heading.rsplit(" (", 1)[0])):
+            forms += [form, ["the", *form]]
+    return forms
 
 
-def may_copy_heading(text: str, headings: Sequence[str]) -> bool:
+def may_copy_heading(text: str, forms: list[list[str]]) -> bool:
     """Whether a reply so far reads as the start of a source's heading ("The EU Adopts Ninth
-    Sanctions Package ... (2022-12-17)"): the small model sometimes answers with one."""
+    Sanctions Package ... (2022-12-17)"; `forms`: see `heading_forms`): the small model
+    sometimes answers with one."""
     words = _heading_words(text)
     if not words:
         return False
@@ -137,13 +142,12 @@ def may_copy_heading(text: str, headings: Sequence[str]) -> bool:
             return False
         return form[len(whole)].startswith(last) if growing else form[len(whole)] == last
 
-    return any(starts(form) for heading in headings for form in _heading_forms(heading))
+    return any(starts(form) for form in forms)
 
 
-def copies_heading(text: str, headings: Sequence[str]) -> bool:
-    """Whether a whole reply is a source's heading."""
-    words = _heading_words(text)
-    return any(words == form for heading in headings for form in _heading_forms(heading))
+def copies_heading(text: str, forms: list[list[str]]) -> bool:
+    """Whether a whole reply is a source's heading (`forms`: see `heading_forms`)."""
+    return _heading_words(text) in forms
 
 
 _HOW_MANY = re.compile(r"\bhow\s+(?:many|much)\b", re.I)
