@@ -205,7 +205,8 @@ def build_chain(
         # passage well, but the story it asks about is the one just answered from.
         top = max((p.score for r in [*rankings, carried] for p in r), default=0.0)
         passages = _with_carried(merge_by_rank(rankings, size), carried, size)
-        own = _story_passages(x["question"], turns, carried, filters)
+        story = _articles(carried)
+        own = _story_passages(x["question"], turns, story, filters)
         if not own:
             return Found(passages, top)
         # The story's paragraph closest to the follow-up as asked goes first: searched with
@@ -214,21 +215,20 @@ def build_chain(
         # cite the story (see `finalize`), so other stories' passages are dropped: they could
         # only lead the model astray ("How many were shot down?" about Odesa was answered
         # with a Kyiv story's 13 drones, then refused).
-        story = _articles(carried)
         best = next((p for p in passages if p.chunk.id == own[0].chunk.id), own[0])
         rest = [p for p in passages if p.chunk.article_id in story and p is not best]
         return Found([best, *rest], top, story)
 
     def _story_passages(
-        question: str, turns: list[Turn], carried: list[Passage], filters: Any
+        question: str, turns: list[Turn], story: frozenset[str], filters: Any
     ) -> list[Passage]:
         """The passages of the story a follow-up continues, best first for the question as
         asked; [] when it names someone or something new that they do not ("And in
         Bakhmut?" after Kherson, where "What did the Kremlin say about it?" stays with
         Zelensky's visit to Washington, whose article quotes the Kremlin)."""
-        if not carried or story_search is None:
+        if not story or story_search is None:
             return []
-        own = story_search(question, _articles(carried), filters)
+        own = story_search(question, story, filters)
         text = " ".join(p.chunk.text for p in own).lower()
         new = new_names(question, [t.question for t in turns])
         return own if all(mentions(text, name) for name in new) else []
