@@ -88,12 +88,18 @@ def numbers_list(count: int) -> str:
     return ", ".join(f"[{n}]" for n in range(1, count + 1)) if count else "none"
 
 
-def answer_prompt(folder: Path) -> ChatPromptTemplate:
-    """System rules, worked examples (one cited answer, one refusal), then the question."""
+def answer_prompt(folder: Path, second_try: bool = False) -> ChatPromptTemplate:
+    """System rules, worked examples (one cited answer, one refusal), then the question.
+
+    `second_try`: also the examples marked so (an answer the source states in passing, "the
+    58-year-old director" for an age), for the last try after a refusal. Shown every time,
+    they cost the small model as many answers as they won."""
     system = load_template(folder, "answer_system.txt")
     user = load_template(folder, "answer_user.txt")
     messages: list[tuple[str, str]] = [("system", system)]
     for example in _examples(folder, "answer_examples.json", ("sources", "question", "answer")):
+        if example.get("second_try") and not second_try:
+            continue
         rendered = user.format(
             sources=format_sources(example["sources"]),
             numbers=numbers_list(len(example["sources"])),

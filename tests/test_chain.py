@@ -152,7 +152,36 @@ def test_a_refused_quiz_question_is_asked_again_as_its_last_sentence_standing_al
 
     alone, model = _assistant(index_copy, CANNOT_ANSWER, retrieval={"retry_passages": 0})
     assert alone.ask("How many drones did Russia launch at Kyiv on December 19?").abstained
-    assert len(model.seen) == 1
+    assert len(model.seen) == 1  # nor the second-try prompt: that is for follow-ups
+
+
+KISSINGER = [("What did Kissinger propose for Ukraine?", "A ceasefire along the old line [1].")]
+
+
+def test_a_refused_follow_up_is_asked_last_with_an_example_of_an_answer_in_passing(index_copy):
+    """Every try refused a follow-up: the same sources and question once more, the prompt now
+    also showing a worked example of an age given as "the 58-year-old director"."""
+    assistant, model = _assistant(
+        index_copy,
+        "How old is Henry Kissinger?",
+        CANNOT_ANSWER,
+        "Kissinger is 99 years old [1].",
+        retrieval={"retry_passages": 0},
+    )
+    answer = assistant.ask("How old is he?", history=KISSINGER)
+    _, first, again = model.seen
+    shown = ["".join(str(m.content) for m in messages) for messages in (first, again)]
+    assert "58-year-old" not in shown[0] and "58-year-old" in shown[1]
+    assert again[-1].content == first[-1].content  # same sources, same question
+    assert again[0].content == first[0].content  # same rules
+    assert answer.text.startswith("Kissinger is 99 years old") and not answer.abstained
+    assert "Kissinger" in answer.citations[0].title
+
+    refusing, model = _assistant(
+        index_copy, "How old is Henry Kissinger?", CANNOT_ANSWER, retrieval={"retry_passages": 0}
+    )
+    assert refusing.ask("How old is he?", history=KISSINGER).abstained
+    assert len(model.seen) == 3  # the rewrite, the answer, one last try: not a loop
 
 
 def test_a_rewrite_of_the_last_sentence_that_adds_nothing_is_not_asked(index_copy):
@@ -571,7 +600,9 @@ def test_a_refused_follow_up_is_not_asked_again_as_its_last_sentence(index_copy)
     text ends in "(follow-up to: ...)", which is no sentence to ask."""
     history = _eu_turns(index_copy)
     assistant, model = _assistant(
-        index_copy, "x", CANNOT_ANSWER, "y", "z", retrieval={"retry_passages": 0}
+        index_copy, "x", CANNOT_ANSWER, CANNOT_ANSWER, "z", retrieval={"retry_passages": 0}
     )
     answer = assistant.ask("They met on Friday. Who presented the proposals?", history=history)
-    assert answer.abstained and len(model.seen) == 2  # the rewrite, then the answer
+    # the rewrite, the answer, then the follow-up's last try with the question unchanged
+    assert answer.abstained and len(model.seen) == 3
+    assert _question_line(model.seen[2]) == _question_line(model.seen[1])
