@@ -8,8 +8,16 @@ export HF_HUB_OFFLINE := 1
 # llama.cpp compiles for the build machine's CPU by default (GGML_NATIVE). On a VM whose CPU
 # reports AMX that its kernel does not enable, that build dies with "Illegal instruction", and
 # pip's wheel cache would hand the same native wheel to the next checkout, even on another CPU.
-# So: a portable AVX2 build, compiled afresh (--no-cache-dir), pinned as in pyproject.toml.
-LLAMA_CPU := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+# So: compiled afresh (--no-cache-dir) with the instruction sets /proc/cpuinfo lists, AMX never.
+# AVX512 is kept where the CPU has it: the bundled model's greedy replies differ between AVX2 and
+# AVX512 builds (the summation order of float math), and the tests and figures use AVX512's.
+cpu_has = $(shell grep -qw $(1) /proc/cpuinfo 2>/dev/null && echo ON || echo OFF)
+AVX512  := $(shell for f in avx512f avx512cd avx512vl avx512dq avx512bw; do \
+	grep -qw $$f /proc/cpuinfo 2>/dev/null || { echo OFF; exit; }; done; echo ON)
+LLAMA_CPU := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_BMI2=ON -DGGML_AVX_VNNI=$(call cpu_has,avx_vnni) -DGGML_AVX512=$(AVX512) \
+	-DGGML_AVX512_VBMI=$(call cpu_has,avx512vbmi) -DGGML_AVX512_VNNI=$(call cpu_has,avx512_vnni) \
+	-DGGML_AVX512_BF16=$(call cpu_has,avx512_bf16)
 LLAMA_REQ := $(shell grep -o 'llama-cpp-python[^"]*' pyproject.toml)
 
 .PHONY: run test setup index lint bench clean
