@@ -11,10 +11,11 @@ export HF_HUB_OFFLINE := 1
 # So: compiled afresh (--no-cache-dir) with the instruction sets /proc/cpuinfo lists, AMX never.
 # AVX512 is kept where the CPU has it: the bundled model's greedy replies differ between AVX2 and
 # AVX512 builds (the summation order of float math), and the tests and figures use AVX512's.
+# Recursive (=), so /proc/cpuinfo is read only when llama.cpp is built, not on every make.
 cpu_has = $(shell grep -qw $(1) /proc/cpuinfo 2>/dev/null && echo ON || echo OFF)
-AVX512  := $(shell for f in avx512f avx512cd avx512vl avx512dq avx512bw; do \
-	grep -qw $$f /proc/cpuinfo 2>/dev/null || { echo OFF; exit; }; done; echo ON)
-LLAMA_CPU := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+AVX512  = $(if $(filter OFF,$(foreach f,avx512f avx512cd avx512vl avx512dq avx512bw,\
+	$(call cpu_has,$(f)))),OFF,ON)
+LLAMA_CPU = -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
 	-DGGML_BMI2=ON -DGGML_AVX_VNNI=$(call cpu_has,avx_vnni) -DGGML_AVX512=$(AVX512) \
 	-DGGML_AVX512_VBMI=$(call cpu_has,avx512vbmi) -DGGML_AVX512_VNNI=$(call cpu_has,avx512_vnni) \
 	-DGGML_AVX512_BF16=$(call cpu_has,avx512_bf16)
