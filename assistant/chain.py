@@ -30,6 +30,7 @@ from assistant.citations import (
     heading_forms,
     is_refusal,
     lacks_quantity,
+    lacks_whole_count,
     may_copy_heading,
     may_restate,
     mentions,
@@ -215,7 +216,11 @@ def build_chain(
         # cite the story (see `finalize`), so other stories' passages are dropped: they could
         # only lead the model astray ("How many were shot down?" about Odesa was answered
         # with a Kyiv story's 13 drones, then refused).
-        best = next((p for p in passages if p.chunk.id == own[0].chunk.id), own[0])
+        # For "how many", a paragraph with only part of a count ("18 of the injured were in
+        # serious condition") does not go first: the model gave its 18 as the wounded, where
+        # the lede, next, says "wounding 55".
+        lead = next((p for p in own if not lacks_whole_count(p.chunk.text, x["question"])), own[0])
+        best = next((p for p in passages if p.chunk.id == lead.chunk.id), lead)
         rest = [p for p in passages if p.chunk.article_id in story and p is not best]
         return Found([best, *rest], top, story)
 

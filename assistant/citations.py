@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import date
 
@@ -170,16 +170,42 @@ def lacks_quantity(reply: str, question: str, complete: bool = True) -> bool:
     if not _HOW_MANY.search(question):
         return False
     text = _PARTIAL_MARKER.sub(" ", _MARKER.sub(" ", reply))  # "[1" while it streams
+    return not any(complete or m.end() < len(text) for m in _counts(text, question))
+
+
+def _counts(text: str, question: str) -> Iterator[re.Match[str]]:
+    """The figures in `text` that count something: no years, dates ("September 1"), or spans
+    of time ("several weeks") unless the question asks for days, weeks or years."""
     for match in _QUANTITY.finditer(text):
-        if not complete and match.end() == len(text):
-            continue
         figure, before = match.group(0), text[: match.start()].split()[-1:]
         if _YEAR.fullmatch(figure) or (before and before[0].lower() in _CALENDAR):
             continue
         unit = _TIME_UNIT.match(text, match.end())
         if unit and unit.group(1).lower() not in question.lower():
             continue
+        yield match
+
+
+_HOW = frozenset({"how", "many", "much"})
+_PART_OF = re.compile(r"\s+of\s+(?:the|those|them|these|whom)\b", re.I)
+_CLAUSE_END = re.compile(r"[.!?;]")
+
+
+def lacks_whole_count(text: str, question: str) -> bool:
+    """A passage with no count for a "how many" question, or only a part of one: "18 of the
+    injured were in serious condition" answers "How many were in serious condition?" but
+    not "How many people were wounded?", which the lede's "wounding 55" does. A part counts
+    when the rest of its clause shares a word with the question."""
+    if not _HOW_MANY.search(own_words(question)):
         return False
+    asked = set(_REPLY_WORD.findall(own_words(question).lower())) - _FUNCTION_WORDS - _HOW
+    for match in _counts(text, question):
+        if not _PART_OF.match(text, match.end()):
+            return False
+        end = _CLAUSE_END.search(text, match.end())
+        clause = text[match.end() : end.start() if end else len(text)]
+        if asked & set(_REPLY_WORD.findall(clause.lower())):
+            return False
     return True
 
 

@@ -556,6 +556,23 @@ def test_a_follow_up_gets_its_storys_paragraph_first(index_copy):
     assert not answer.abstained and answer.citations[0].number == 1
 
 
+def test_a_how_many_follow_up_does_not_open_with_part_of_a_count(index_copy):
+    """The Kherson paragraph closest to "How many people were wounded there?" counts only the
+    seriously injured ("18 of the injured"); the lede with "wounding 55" goes first."""
+    assistant, _ = _assistant(
+        index_copy,
+        "Shelling killed at least 10 people [1].",
+        "How many people were wounded in central Kherson on December 24, 2022?",
+        "55 [1].",
+    )
+    first = assistant.ask("What happened in central Kherson on December 24, 2022?")
+    follow = assistant.ask("How many people were wounded there?", history=[first])
+    texts = [p.chunk.text for p in follow.passages]
+    assert "wounding 55" in texts[0]
+    assert any("18 of the injured" in text for text in texts[1:])
+    assert not follow.abstained and follow.citations[0].number == 1
+
+
 def test_a_follow_up_naming_what_its_story_holds_stays_on_it(index_copy):
     """ "Moscow" is new to the conversation but in the sanctions story: the follow-up stays
     there and gets its paragraph first. "Bakhmut" is not: that follow-up is searched over

@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import date
 
 from assistant import CANNOT_ANSWER
-from assistant.citations import finalize, is_refusal, lacks_quantity, mentions, new_names
+from assistant.citations import (
+    finalize,
+    is_refusal,
+    lacks_quantity,
+    lacks_whole_count,
+    mentions,
+    new_names,
+)
 from assistant.types import Chunk, Passage
 
 
@@ -393,3 +400,16 @@ def test_a_name_opening_the_sentence_must_stand_in_its_source():
         "Who shot down the drones?", "Air defences shot down 30 drones [1].", _passages()
     )
     assert not kept.abstained and kept.text == "Air defences shot down 30 drones [1]."
+
+
+def test_part_of_a_count_is_no_count_of_the_whole():
+    wounded = "How many people were wounded there?"
+    part = "Workers said 18 of the injured were in serious condition. It lasted eight months."
+    assert lacks_whole_count(part, wounded)
+    assert not lacks_whole_count("Shelling killed 10 people and wounded 55.", wounded)
+    assert lacks_whole_count("Shops and cars were set on fire.", wounded)
+    # the part is what is asked: its clause shares the question's words
+    assert not lacks_whole_count(part, "How many were in serious condition?")
+    assert not lacks_whole_count(part, "How many months did the occupation last?")
+    # only "how many" asks for a count
+    assert not lacks_whole_count(part, "Who was injured?")
