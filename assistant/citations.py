@@ -196,15 +196,16 @@ def lacks_whole_count(text: str, question: str) -> bool:
     injured were in serious condition" answers "How many were in serious condition?" but
     not "How many people were wounded?", which the lede's "wounding 55" does. A part counts
     when the rest of its clause shares a word with the question."""
-    if not _HOW_MANY.search(own_words(question)):
+    own = own_words(question)
+    if not _HOW_MANY.search(own):
         return False
-    asked = set(_REPLY_WORD.findall(own_words(question).lower())) - _FUNCTION_WORDS - _HOW
+    asked = set(_reply_words(own)) - _FUNCTION_WORDS - _HOW
     for match in _counts(text, question):
         if not _PART_OF.match(text, match.end()):
             return False
         end = _CLAUSE_END.search(text, match.end())
         clause = text[match.end() : end.start() if end else len(text)]
-        if asked & set(_REPLY_WORD.findall(clause.lower())):
+        if asked & set(_reply_words(clause)):
             return False
     return True
 
