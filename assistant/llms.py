@@ -39,7 +39,7 @@ def _prompt_states(entries: int) -> Any:
 
     class PromptStates(LlamaRAMCache):
         def __setitem__(self, key: Any, value: Any) -> None:
-            if value is None:  # not saved: see _save_new_openings_only
+            if value is None:  # not saved: see _save_openings_and_sources
                 return
             super().__setitem__(key, value)
             while len(self.cache_state) > entries:
@@ -80,7 +80,7 @@ def _llama(path: str, n_ctx: int, threads: int | None, states: int) -> Any:
     _drop_logits_buffer(llama)
     if states:
         llama.set_cache(_prompt_states(states))
-        _save_new_openings_only(llama)
+        _save_openings_and_sources(llama)
     return llama
 
 
@@ -99,25 +99,37 @@ def _drop_logits_buffer(llama: Any) -> None:
 
 
 SHARED_OPENING = 128  # tokens: a prompt sharing this many with a saved state has its template
+SOURCES_WORTH_KEEPING = 384  # tokens read past every saved state: a prompt's sources
 
 
-def _save_new_openings_only(llama: Any) -> None:
-    """Save a state only for a prompt whose opening no saved state shares.
+def _save_openings_and_sources(llama: Any) -> None:
+    """Keep, per template, a state for its opening and one for the last prompt that read its
+    sources; save nothing else.
 
-    llama-cpp-python saves one after every reply (~0.6 s: the KV cache and 0.3 GB of logits).
-    What a later prompt reuses is its template's opening, instructions and worked examples,
-    so one state per template does: the other saves only delayed the next call, the answer
-    after a follow-up's rewrite or the one-source retry after a refusal."""
+    llama-cpp-python saves a state after every reply (~0.6 s: the KV cache and 0.3 GB of
+    logits). Later prompts reuse a template's opening (instructions, worked examples), and a
+    question asked again over the same sources reuses them too: a refused quiz question's
+    last sentence is asked once more after the rewrite prompt has taken llama.cpp's context,
+    and re-reading ~700 tokens of full pages took 4-5 s. A one-source retry or a rewrite
+    reads less than `SOURCES_WORTH_KEEPING` past the states it shares and saves none."""
     save = llama.save_state
 
-    def save_if_new() -> Any:
+    def save_if_useful() -> Any:
         tokens = llama.input_ids[: llama.n_tokens].tolist()
-        for key in llama.cache.cache_state:
-            if llama.longest_token_prefix(key, tokens) >= SHARED_OPENING:
-                return None
+        states = llama.cache.cache_state
+        shared = {key: llama.longest_token_prefix(key, tokens) for key in states}
+        template = [key for key, n in shared.items() if n >= SHARED_OPENING]
+        if not template:
+            return save()
+        if len(tokens) - max(shared[key] for key in template) < SOURCES_WORTH_KEEPING:
+            return None
+        opening = min(template, key=len)  # the earlier sources go: one set per template
+        for key in template:
+            if key != opening:
+                del states[key]
         return save()
 
-    llama.save_state = save_if_new
+    llama.save_state = save_if_useful
 
 
 class LocalChatModel(BaseChatModel):
@@ -135,7 +147,7 @@ class LocalChatModel(BaseChatModel):
     threads: int | None = None
     temperature: float = 0.0
     max_tokens: int = 320
-    prompt_states: int = 3
+    prompt_states: int = 4
 
     @property
     def _llm_type(self) -> str:

@@ -159,11 +159,11 @@ class LLMSettings(_Group):
     n_ctx: int = Field(4096, ge=512, description="Context window of the local model.")
     threads: int | None = Field(None, description="CPU threads for the local model (default: all).")
     prompt_states: int = Field(
-        3,
+        4,
         ge=0,
-        description="Local model states kept in memory (~13 MB each), so the rewrite and the "
-        "answer prompts, which alternate in a conversation, do not re-read their instructions "
-        "(0: off).",
+        description="Local model states kept in memory (13-30 MB each), so the rewrite and the "
+        "answer prompts, which alternate in a conversation, do not re-read their instructions, "
+        "nor a question asked again its sources (0: off).",
     )
 
     @field_validator("backend")

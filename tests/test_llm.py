@@ -70,15 +70,22 @@ def test_saved_prompt_states_are_capped_by_count():
     assert states[(4, 5, 6)] is states.cache_state[(4, 5)]  # longest prefix
 
 
-def test_a_state_is_saved_once_per_prompt_opening():
-    """llama-cpp-python saves a state after every reply (~0.6 s); one per template opening
-    is what later prompts reuse, so a prompt whose opening a saved state shares saves none."""
+def test_a_state_is_saved_per_prompt_opening_and_for_the_last_sources():
+    """llama-cpp-python saves a state after every reply (~0.6 s). Later prompts reuse a
+    template's opening, and a question asked again its sources: one state is kept for each,
+    the newest sources replacing the older, and a prompt that reads little past them (a
+    one-source retry, a rewrite) saves none."""
     from types import SimpleNamespace
 
     import numpy as np
     from llama_cpp import Llama
 
-    from assistant.llms import SHARED_OPENING, _prompt_states, _save_new_openings_only
+    from assistant.llms import (
+        SHARED_OPENING,
+        SOURCES_WORTH_KEEPING,
+        _prompt_states,
+        _save_openings_and_sources,
+    )
 
     saved: list[tuple[int, ...]] = []
 
@@ -88,7 +95,7 @@ def test_a_state_is_saved_once_per_prompt_opening():
         def __init__(self) -> None:
             self.input_ids = np.zeros(4096, dtype=np.intc)
             self.n_tokens = 0
-            self.cache = _prompt_states(3)
+            self.cache = _prompt_states(5)
 
         def save_state(self) -> SimpleNamespace:
             saved.append(tuple(self.input_ids[: self.n_tokens].tolist()))
@@ -101,14 +108,30 @@ def test_a_state_is_saved_once_per_prompt_opening():
             self.cache[tuple(tokens)] = self.save_state()
 
     model = Model()
-    _save_new_openings_only(model)
+    _save_openings_and_sources(model)
     answer, rewrite = list(range(SHARED_OPENING)), list(range(1000, 1000 + SHARED_OPENING))
+    sources = list(range(2000, 2000 + SOURCES_WORTH_KEEPING))
+    other = list(range(3000, 3000 + SOURCES_WORTH_KEEPING))
     model.reply([*answer, 7, 8])
-    model.reply([*answer, 9])  # the same opening: not saved again
+    model.reply([*answer, 9])  # the same opening, little more: not saved
+    model.reply([*answer, *sources, 9])  # its sources: saved
+    model.reply([*answer, *sources[:-10], 4, 5])  # retried over part of them: not saved
     model.reply([*rewrite, 7])
+    model.reply([*answer, *other, 9])  # the next question's sources replace the last ones
     model.reply([*answer[:-1], 5])  # one token short of the opening: saved
-    assert saved == [(*answer, 7, 8), (*rewrite, 7), (*answer[:-1], 5)]
-    assert list(model.cache.cache_state) == saved
+    assert saved == [
+        (*answer, 7, 8),
+        (*answer, *sources, 9),
+        (*rewrite, 7),
+        (*answer, *other, 9),
+        (*answer[:-1], 5),
+    ]
+    assert list(model.cache.cache_state) == [
+        (*answer, 7, 8),
+        (*rewrite, 7),
+        (*answer, *other, 9),
+        (*answer[:-1], 5),
+    ]
 
 
 def test_a_follow_up_keeps_the_state_of_both_prompts(local):
@@ -135,7 +158,7 @@ def test_a_follow_up_keeps_the_state_of_both_prompts(local):
 
 def test_warm_up_reads_both_prompts_openings_that_questions_then_restore(local):
     """After warm_up, the model holds a saved state for each template, and a question and a
-    follow-up restore them: no prompt of theirs needs a state of its own."""
+    follow-up restore them: the only state they add holds a question's sources."""
     from assistant.llms import _llama, make_llm
 
     model = make_llm(local.settings.llm)
@@ -150,7 +173,12 @@ def test_warm_up_reads_both_prompts_openings_that_questions_then_restore(local):
     assert any("You rewrite a user's follow-up question" in text for text in primed)
     first = local.ask("What happened in central Kherson on December 24, 2022?")
     local.ask("How many people were wounded there?", history=[first])
-    assert len(llama.cache.cache_state) == 2
+    kept = [
+        llama.detokenize(list(key)).decode("utf-8", "ignore") for key in llama.cache.cache_state
+    ]
+    assert all(opening in kept for opening in primed)
+    added = [text for text in kept if text not in primed]
+    assert len(added) == 1 and "Kherson" in added[0] and "Question:" in added[0], added
 
 
 def test_warm_up_without_an_index_or_a_model_only_logs(tmp_path, caplog):
