@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from assistant import CANNOT_ANSWER, Assistant, answer
@@ -134,6 +136,13 @@ def test_a_state_is_saved_per_prompt_opening_and_for_the_last_sources():
     ]
 
 
+def _saved_prompts(llama: Any) -> list[str]:
+    """The text of each prompt the model holds a saved state for."""
+    return [
+        llama.detokenize(list(key)).decode("utf-8", "ignore") for key in llama.cache.cache_state
+    ]
+
+
 def test_a_follow_up_keeps_the_state_of_both_prompts(local):
     """The rewrite and the answer prompts alternate in a conversation: the model keeps a
     saved state for each, and a reply restored from one is the reply computed afresh."""
@@ -144,9 +153,7 @@ def test_a_follow_up_keeps_the_state_of_both_prompts(local):
     first = local.ask("What happened in central Kherson on December 24, 2022?")
     follow = local.ask("How many people were wounded there?", history=[first])
     assert "55" in follow.text, follow.text
-    kept = [
-        llama.detokenize(list(key)).decode("utf-8", "ignore") for key in llama.cache.cache_state
-    ]
+    kept = _saved_prompts(llama)
     assert len(kept) <= local.settings.llm.prompt_states
     assert any("You rewrite a user's follow-up question" in text for text in kept)
     assert any("You answer questions about news articles" in text for text in kept)
@@ -165,17 +172,13 @@ def test_warm_up_reads_both_prompts_openings_that_questions_then_restore(local):
     llama = _llama(model.model_path, model.n_ctx, model.threads, model.prompt_states)
     llama.cache.cache_state.clear()
     local.warm_up()
-    primed = [
-        llama.detokenize(list(key)).decode("utf-8", "ignore") for key in llama.cache.cache_state
-    ]
+    primed = _saved_prompts(llama)
     assert len(primed) == 2
     assert any("You answer questions about news articles" in text for text in primed)
     assert any("You rewrite a user's follow-up question" in text for text in primed)
     first = local.ask("What happened in central Kherson on December 24, 2022?")
     local.ask("How many people were wounded there?", history=[first])
-    kept = [
-        llama.detokenize(list(key)).decode("utf-8", "ignore") for key in llama.cache.cache_state
-    ]
+    kept = _saved_prompts(llama)
     assert all(opening in kept for opening in primed)
     added = [text for text in kept if text not in primed]
     assert len(added) == 1 and "Kherson" in added[0] and "Question:" in added[0], added
