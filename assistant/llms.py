@@ -110,8 +110,9 @@ def _save_openings_and_sources(llama: Any) -> None:
     logits). Later prompts reuse a template's opening (instructions, worked examples), and a
     question asked again over the same sources reuses them too: a refused quiz question's
     last sentence is asked once more after the rewrite prompt has taken llama.cpp's context,
-    and re-reading ~700 tokens of full pages took 4-5 s. A one-source retry or a rewrite
-    reads less than `SOURCES_WORTH_KEEPING` past the states it shares and saves none."""
+    and re-reading its sources (~880 tokens of 2020 passages) took about 5 s. A one-source
+    retry or a rewrite reads less than `SOURCES_WORTH_KEEPING` past the states it shares and
+    saves none."""
     save = llama.save_state
 
     def save_if_useful() -> Any:
