@@ -315,8 +315,9 @@ def _on_topic(sentence: str, question: str, passages: list[Passage]) -> bool:
     Disney's chief once Hackett's article is gone, answers from the wrong story. Acronyms
     ("IAEA" is spelled out in many articles) and month and day names are left out; a question
     naming nothing else passes. A name of three words or more counts when most of its words
-    are there: "Henry Kissinger [3]" for the Nobel Peace Prize, from a passage on a
-    negotiated peace, shares only "peace" with it."""
+    are there, or its last, the one the others qualify: "Henry Kissinger [3]" for the Nobel
+    Peace Prize, from a passage on a negotiated peace, shares only "peace" with it, while a
+    passage naming Biden is about "President-elect Joe Biden"."""
     acronyms = {w.lower() for w in _NAME.findall(question) if w.isupper()}
     left_out = acronyms | _CALENDAR
     runs = [[w for w in run if w not in left_out] for run in _name_runs(question)]
@@ -326,7 +327,7 @@ def _on_topic(sentence: str, question: str, passages: list[Passage]) -> bool:
     support = _support(sentence, passages)
     for run in asked:
         found = sum(mentions(support, name) for name in run)
-        if found and (len(run) < 3 or 2 * found > len(run)):
+        if found and (len(run) < 3 or 2 * found > len(run) or mentions(support, run[-1])):
             return True
     return False
 

@@ -227,6 +227,12 @@ def test_an_answer_from_a_passage_that_names_nothing_the_question_does_is_droppe
     assert not won.abstained
     short = _one("The peace prize committee in Oslo named Ales Bialiatski.")
     assert not finalize("Who won the Nobel Peace Prize?", "Ales Bialiatski [1].", short).abstained
+    # ... or its last word, which the others qualify: a passage naming Biden is on topic
+    picked = _one("Biden picked retired Army Gen. Lloyd Austin, the former commander.")
+    question = "Who did President-elect Joe Biden pick to be his secretary of defense?"
+    assert not finalize(question, "Biden picked Lloyd Austin [1].", picked).abstained
+    other = _one("Joe Manchin said Lloyd Austin was picked.")
+    assert finalize(question, "Lloyd Austin [1].", other).abstained
 
 
 def test_a_sentence_that_reads_the_question_back_is_dropped():
