@@ -326,8 +326,9 @@ def _on_topic(sentence: str, question: str, passages: list[Passage]) -> bool:
         return True
     support = _support(sentence, passages)
     for run in asked:
-        found = sum(mentions(support, name) for name in run)
-        if found and (len(run) < 3 or 2 * found > len(run) or mentions(support, run[-1])):
+        named = [mentions(support, name) for name in run]
+        found = sum(named)
+        if found and (len(run) < 3 or 2 * found > len(run) or named[-1]):
             return True
     return False
 
