@@ -34,14 +34,7 @@ def _local(llm: LLMSettings) -> BaseChatModel:
     from assistant.llms import LocalChatModel
     from assistant.models import local_model_path
 
-    return LocalChatModel(
-        model_path=llm.model or str(local_model_path()),
-        n_ctx=llm.n_ctx,
-        threads=llm.threads,
-        temperature=llm.temperature,
-        max_tokens=llm.max_tokens,
-        prompt_states=llm.prompt_states,
-    )
+    return LocalChatModel(model_path=llm.model or str(local_model_path()), options=llm)
 
 
 def _local_label(llm: LLMSettings) -> str:

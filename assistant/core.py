@@ -182,7 +182,7 @@ class Assistant:
             log.info("warm-up: %s", exc)
         try:
             model = self._model()
-            if isinstance(model, LocalChatModel) and model.prompt_states:
+            if isinstance(model, LocalChatModel) and model.options.prompt_states:
                 prime_prompts(model, Path(self.settings.prompts_dir))
         except AssistantError as exc:
             log.warning("warm-up: %s", exc)

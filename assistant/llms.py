@@ -15,7 +15,7 @@ from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from assistant.errors import LLMError
 from assistant.settings import LLMSettings
@@ -139,16 +139,13 @@ class LocalChatModel(BaseChatModel):
     Unlike `ChatLlamaCpp`, which loads its own copy per instance, every chat shares one model,
     and questions take turns (`turns.model_turns`) in llama.cpp's single context; the
     prompt prefix (instructions, examples) stays in llama.cpp's cache between questions.
+    Its options are the `llm` settings themselves, so their defaults are written once.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     model_path: str
-    n_ctx: int = 4096
-    threads: int | None = None
-    temperature: float = 0.0
-    max_tokens: int = 320
-    prompt_states: int = 4
+    options: LLMSettings = Field(default_factory=LLMSettings)
 
     @property
     def _llm_type(self) -> str:
@@ -160,11 +157,12 @@ class LocalChatModel(BaseChatModel):
         with model_turns.turn():
             # loaded in the turn: two threads loading at once crash llama.cpp (the UI's
             # warm-up and an early question)
-            llama = _llama(self.model_path, self.n_ctx, self.threads, self.prompt_states)
+            o = self.options
+            llama = _llama(self.model_path, o.n_ctx, o.threads, o.prompt_states)
             parts = llama.create_chat_completion(
                 messages=payload,
-                temperature=self.temperature,
-                max_tokens=self.max_tokens,
+                temperature=o.temperature,
+                max_tokens=o.max_tokens,
                 stop=stop or [],
                 stream=True,
             )
