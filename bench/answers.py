@@ -68,8 +68,14 @@ from assistant.settings import Settings
 _STOP = {"the", "a", "an", "of", "and", "in", "on", "for", "to", "at", "by", "dr", "mr", "ms"}
 
 
+# Typographic apostrophes and dashes made plain before accents are dropped: dropped with them,
+# the gold "Edy(U+2019)s Pie" would read "edys pie" and miss a reply's "Edy's Pie".
+_PLAIN = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u2013": "-", "\u2014": "-"})
+
+
 def _words(text: str) -> list[str]:
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    text = unicodedata.normalize("NFKD", text.translate(_PLAIN))
+    text = text.encode("ascii", "ignore").decode().lower()
     return re.findall(r"[a-z0-9]+(?:[.,][0-9]+)*", text)
 
 
