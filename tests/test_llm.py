@@ -143,13 +143,19 @@ def _saved_prompts(llama: Any) -> list[str]:
     ]
 
 
-def test_a_follow_up_keeps_the_state_of_both_prompts(local):
-    """The rewrite and the answer prompts alternate in a conversation: the model keeps a
-    saved state for each, and a reply restored from one is the reply computed afresh."""
+def _loaded(local: Assistant) -> Any:
+    """The llama.cpp model the assistant's answers come from (one per process)."""
     from assistant.llms import _llama, make_llm
 
     model = make_llm(local.settings.llm)
-    llama = _llama(model.model_path, model.n_ctx, model.threads, model.prompt_states)
+    o = model.options
+    return _llama(model.model_path, o.n_ctx, o.threads, o.prompt_states)
+
+
+def test_a_follow_up_keeps_the_state_of_both_prompts(local):
+    """The rewrite and the answer prompts alternate in a conversation: the model keeps a
+    saved state for each, and a reply restored from one is the reply computed afresh."""
+    llama = _loaded(local)
     first = local.ask("What happened in central Kherson on December 24, 2022?")
     follow = local.ask("How many people were wounded there?", history=[first])
     assert "55" in follow.text, follow.text
@@ -166,10 +172,7 @@ def test_a_follow_up_keeps_the_state_of_both_prompts(local):
 def test_warm_up_reads_both_prompts_openings_that_questions_then_restore(local):
     """After warm_up, the model holds a saved state for each template, and a question and a
     follow-up restore them: the only state they add holds a question's sources."""
-    from assistant.llms import _llama, make_llm
-
-    model = make_llm(local.settings.llm)
-    llama = _llama(model.model_path, model.n_ctx, model.threads, model.prompt_states)
+    llama = _loaded(local)
     llama.cache.cache_state.clear()
     local.warm_up()
     primed = _saved_prompts(llama)
