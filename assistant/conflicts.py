@@ -128,8 +128,14 @@ def differing_report(question: str, answer: str, passages: Sequence[Passage]) ->
         for n in re.findall(r"\[(\d+)\]", answer)
         if 0 < int(n) <= len(passages)
     ]
-    # the articles the stated figure came from (all cited ones when none holds it as written)
-    holding = [p for p in cited if set(stated) & set(_figures(p.chunk.text))] or cited
+
+    # The articles the stated figure came from: the cited ones that hold it as written; when
+    # the model cited another source than the one it took the figure from, any that holds it
+    # (the answer's citation is moved there later, see citations.py); else all cited ones.
+    def holds(p: Passage) -> bool:
+        return bool(set(stated) & set(_figures(p.chunk.text)))
+
+    holding = [p for p in cited if holds(p)] or [p for p in passages if holds(p)] or cited
     articles = {p.chunk.article_id for p in holding}
     for number, passage in enumerate(passages, start=1):
         if passage.chunk.article_id in articles:
@@ -141,8 +147,8 @@ def differing_report(question: str, answer: str, passages: Sequence[Passage]) ->
         for start, end in sentence_spans(text):
             sentence = text[start:end]
             words = {_stem(w) for w in _WORD.findall(sentence.lower())}
-            if not words & topic:
-                continue
+            if not words & topic or set(stated) & set(_figures(sentence)):
+                continue  # off the topic, or it gives the answer's own figure: no conflict
             for match in _NUMBER.finditer(sentence):
                 figure = match.group(0)
                 if figure in stated or _is_date(match) or not _counts(sentence, match, forms):

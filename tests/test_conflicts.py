@@ -47,6 +47,18 @@ def test_another_outlets_different_figure_is_quoted_and_cited():
     assert note == f"Reports differ: Coastal Courier (2026-03-14) gives {quoted} [2]."
 
 
+def test_a_figure_cited_to_the_wrong_source_is_traced_to_the_one_that_gives_it():
+    """On an AVX2 build the model wrote the Post's 12,841 citing the Times, which gives
+    12,480: the note must quote the Times, not the Post's sentence with the rival's 12,019."""
+    votes = [
+        _passage(1, "Ana Ruiz won the mayoral election with 12,480 votes in Dunmere.", "Vote"),
+        _passage(2, "The count gave Ana Ruiz 12,841 votes and Tomas Hale 12,019.", "Vote"),
+    ]
+    question = "How many votes did Ana Ruiz receive in the Dunmere mayoral election?"
+    note = differing_report(question, "Ana Ruiz received 12,841 votes [1].", votes)
+    assert "12,480" in note and note.endswith("[1].") and "12,019" not in note, note
+
+
 def test_the_noun_may_come_before_the_figure():
     ferry = [
         _passage(2, FERRY[1].chunk.text),
