@@ -130,8 +130,8 @@ def differing_report(question: str, answer: str, passages: Sequence[Passage]) ->
     ]
 
     # The articles the stated figure came from: the cited ones that hold it as written; when
-    # the model cited another source than the one it took the figure from, any that holds it
-    # (the answer's citation is moved there later, see citations.py); else all cited ones.
+    # the model cited another source than the one it took the figure from, any passage that
+    # holds it; else all cited ones.
     def holds(p: Passage) -> bool:
         return bool(set(stated) & set(_figures(p.chunk.text)))
 
