@@ -43,16 +43,6 @@ def test_an_answer_no_source_holds_is_refused(local):
     assert reply.text == CANNOT_ANSWER
 
 
-def test_follow_up_question_uses_the_conversation(local):
-    first = local.ask("What happened in central Kherson on December 24, 2022?")
-    assert not first.abstained, first.text
-    follow = local.ask(
-        "How many people were wounded there?", history=[(first.question, first.text)]
-    )
-    assert "55" in follow.text, follow.text
-    assert any("Kherson" in c.title for c in follow.citations)
-
-
 def test_answer_function_uses_the_bundled_default_index():
     reply = answer("How many missiles did Russia fire at Ukraine on December 16?")
     assert "76" in reply.text, reply.text
@@ -152,26 +142,11 @@ def _loaded(local: Assistant) -> Any:
     return _llama(model.model_path, o.n_ctx, o.threads, o.prompt_states)
 
 
-def test_a_follow_up_keeps_the_state_of_both_prompts(local):
-    """The rewrite and the answer prompts alternate in a conversation: the model keeps a
-    saved state for each, and a reply restored from one is the reply computed afresh."""
-    llama = _loaded(local)
-    first = local.ask("What happened in central Kherson on December 24, 2022?")
-    follow = local.ask("How many people were wounded there?", history=[first])
-    assert "55" in follow.text, follow.text
-    kept = _saved_prompts(llama)
-    assert len(kept) <= local.settings.llm.prompt_states
-    assert any("You rewrite a user's follow-up question" in text for text in kept)
-    assert any("You answer questions about news articles" in text for text in kept)
-    # a state keeps one row of the logits buffer, not a 0.3 GB copy nothing reads
-    assert all(state.scores.nbytes < 10**6 for state in llama.cache.cache_state.values())
-    again = local.ask("How many people were wounded there?", history=[first])
-    assert again.text == follow.text
-
-
-def test_warm_up_reads_both_prompts_openings_that_questions_then_restore(local):
-    """After warm_up, the model holds a saved state for each template, and a question and a
-    follow-up restore them: the only state they add holds a question's sources."""
+def test_a_conversation_after_warm_up_restores_both_prompts_states(local):
+    """After warm_up, the model holds a saved state for each template (the rewrite and the
+    answer prompts alternate in a conversation). A question and its follow-up restore them:
+    the only state they add holds a question's sources, and a reply restored from it is the
+    reply computed afresh. One conversation checks all of it: each costs about 20 s a turn."""
     llama = _loaded(local)
     llama.cache.cache_state.clear()
     local.warm_up()
@@ -180,11 +155,19 @@ def test_warm_up_reads_both_prompts_openings_that_questions_then_restore(local):
     assert any("You answer questions about news articles" in text for text in primed)
     assert any("You rewrite a user's follow-up question" in text for text in primed)
     first = local.ask("What happened in central Kherson on December 24, 2022?")
-    local.ask("How many people were wounded there?", history=[first])
+    assert not first.abstained, first.text
+    follow = local.ask("How many people were wounded there?", history=[first])
+    assert "55" in follow.text, follow.text
+    assert any("Kherson" in c.title for c in follow.citations), follow.citations
     kept = _saved_prompts(llama)
+    assert len(kept) <= local.settings.llm.prompt_states
     assert all(opening in kept for opening in primed)
     added = [text for text in kept if text not in primed]
     assert len(added) == 1 and "Kherson" in added[0] and "Question:" in added[0], added
+    # a state keeps one row of the logits buffer, not a 0.3 GB copy nothing reads
+    assert all(state.scores.nbytes < 10**6 for state in llama.cache.cache_state.values())
+    again = local.ask("How many people were wounded there?", history=[first])
+    assert again.text == follow.text
 
 
 def test_warm_up_without_an_index_or_a_model_only_logs(tmp_path, caplog):
