@@ -19,6 +19,9 @@ LLAMA_CPU = -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_
 	-DGGML_BMI2=ON -DGGML_AVX_VNNI=$(call cpu_has,avx_vnni) -DGGML_AVX512=$(AVX512) \
 	-DGGML_AVX512_VBMI=$(call cpu_has,avx512vbmi) -DGGML_AVX512_VNNI=$(call cpu_has,avx512_vnni) \
 	-DGGML_AVX512_BF16=$(call cpu_has,avx512_bf16)
+# Only the text model is used: llama-cpp-python's multimodal library (mtmd, 51 of the 178 objects
+# compiled) is left out of the build.
+LLAMA_PARTS = -DLLAVA_BUILD=OFF
 LLAMA_REQ := $(shell grep -o 'llama-cpp-python[^"]*' pyproject.toml)
 
 .PHONY: run test setup index lint bench clean
@@ -40,7 +43,7 @@ $(VENV)/.llama:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	CMAKE_ARGS="$(LLAMA_CPU)" $(BIN)/pip install --quiet --no-cache-dir --force-reinstall \
+	CMAKE_ARGS="$(LLAMA_CPU) $(LLAMA_PARTS)" $(BIN)/pip install --quiet --no-cache-dir --force-reinstall \
 		--no-deps "$(LLAMA_REQ)"
 	touch $@
 
