@@ -36,15 +36,15 @@ test: lint
 setup: $(VENV)/.installed
 
 # torch first, from the CPU build on local disk; otherwise pip would fetch a multi-GB CUDA build.
-# llama.cpp has its own stamp, so that editing pyproject.toml does not recompile it (5-6 minutes),
+# llama.cpp has its own stamp, so that editing pyproject.toml does not recompile it (5-7 minutes),
 # while a virtualenv set up before the portable build gets it once. --no-deps: the next step
 # installs the dependencies.
 $(VENV)/.llama:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	CMAKE_ARGS="$(LLAMA_CPU) $(LLAMA_PARTS)" $(BIN)/pip install --quiet --no-cache-dir --force-reinstall \
-		--no-deps "$(LLAMA_REQ)"
+	CMAKE_ARGS="$(LLAMA_CPU) $(LLAMA_PARTS)" $(BIN)/pip install --quiet --no-cache-dir \
+		--force-reinstall --no-deps "$(LLAMA_REQ)"
 	touch $@
 
 # The model parts are installed without dependencies: their umbrella package wants Python 3.8.

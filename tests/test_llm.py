@@ -146,7 +146,7 @@ def test_a_conversation_after_warm_up_restores_both_prompts_states(local):
     """After warm_up, the model holds a saved state for each template (the rewrite and the
     answer prompts alternate in a conversation). A question and its follow-up restore them:
     the only state they add holds a question's sources, and a reply restored from it is the
-    reply computed afresh. One conversation checks all of it: each costs about 20 s a turn."""
+    reply computed afresh. One conversation checks all of it: a turn takes about 20 s on 2 cores."""
     llama = _loaded(local)
     llama.cache.cache_state.clear()
     local.warm_up()
