@@ -10,6 +10,7 @@ import logging
 import os
 import threading
 from collections.abc import Generator, Iterable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable
 
 from assistant.chain import History, build_chain, history_turns, prime_prompts
-from assistant.citations import finalize
+from assistant.citations import finalize, same_story
 from assistant.embeddings import Embedder
 from assistant.errors import AssistantError, IndexNotFoundError, LimitError, LLMError
 from assistant.extractive import extract_answer
@@ -32,6 +33,7 @@ from assistant.settings import (
     resolve_settings,
 )
 from assistant.stores import IndexView, open_store
+from assistant.timeframe import parse_day
 from assistant.types import Answer, Event, IndexedArticle, IngestReport, Passage
 
 log = logging.getLogger(__name__)
@@ -207,8 +209,15 @@ class Assistant:
                 self.settings.retrieval.retry_similarity,
                 self.settings.retrieval.retry_passages,
                 self._story,
+                self._same_story if self.settings.retrieval.last_try else None,
             )
         return self._chain
+
+    def _same_story(self, question: str, passage: Passage, filters: Filters | None) -> bool:
+        settings = self.settings.retrieval
+        as_of = parse_day(filters.as_of) if filters and filters.as_of else None
+        since = as_of - timedelta(days=settings.last_try_days) if as_of else None
+        return same_story(question, passage, settings.last_try_share, since)
 
     def stream(
         self,

@@ -13,6 +13,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from assistant import CANNOT_ANSWER, Answer, Assistant, Filters, LimitError
 from assistant.chain import _renumbered, _shown, build_chain, merge_by_rank
+from assistant.citations import same_story
 from assistant.prompts import as_data
 from assistant.settings import PROJECT_DIR
 from assistant.types import Chunk, Passage
@@ -150,9 +151,11 @@ def test_a_refused_quiz_question_is_asked_again_as_its_last_sentence_standing_al
     assert answer.text.startswith("35 drones") and not answer.abstained
     assert answer.question == question
 
-    alone, model = _assistant(index_copy, CANNOT_ANSWER, retrieval={"retry_passages": 0})
+    alone, model = _assistant(
+        index_copy, CANNOT_ANSWER, retrieval={"retry_passages": 0, "last_try": False}
+    )
     assert alone.ask("How many drones did Russia launch at Kyiv on December 19?").abstained
-    assert len(model.seen) == 1  # nor the second-try prompt: that is for follow-ups
+    assert len(model.seen) == 1  # the last try over the question's own story: tested below
 
 
 KISSINGER = [("What did Kissinger propose for Ukraine?", "A ceasefire along the old line [1].")]
@@ -249,6 +252,47 @@ def test_later_tries_read_the_closest_story_passage_by_passage_up_to_the_limit()
     assert tokens == CANNOT_ANSWER and tries == []
 
 
+def test_a_refused_first_question_gets_a_last_try_over_its_own_storys_closest_passage():
+    """Every try refused: once more, with the passing-mention example, over the closest
+    passage that reports the question's own story (its names, most of its words); a closer
+    passage of another story is not that passage, and with none there is no such try."""
+    texts = [
+        ("truss", "UK leader to go", "The prime minister will resign within weeks.", 0.71),
+        ("hawks", "Season opener", "Doug Pederson, the Eagles coach, named his starter.", 0.62),
+        ("hawks", "Season opener", "The game is on Sunday.", 0.66),
+    ]
+    passages = [
+        Passage(Chunk(f"{a}:{i}", a, text, 0, len(text)), title, None, None, None, score)
+        for i, (a, title, text, score) in enumerate(texts)
+    ]
+
+    def ask(question: str, responses: list[str]) -> tuple[str, list[str]]:
+        model = RecordingChatModel(responses=responses, seen=[], stops=[])
+        chain = build_chain(
+            model,
+            lambda *_: passages,
+            PROJECT_DIR / "prompts",
+            0.2,
+            lambda *_: "",
+            retry_passages=0,
+            same_story=lambda q, p, _filters: same_story(q, p, 0.5, None),
+        )
+        tokens = "".join(c.get("answer", "") for c in chain.stream({"question": question}))
+        return tokens, ["".join(str(m.content) for m in seen) for seen in model.seen]
+
+    asked = "Which team does Doug Pederson coach?"
+    tokens, prompts = ask(asked, [CANNOT_ANSWER, "The Eagles [1].", "never asked"])
+    assert tokens == "The Eagles [2]."
+    first, last = prompts
+    assert "58-year-old" not in first and "58-year-old" in last
+    question_part = last.split("Sources:")[-1]
+    assert "named his starter" in question_part and "resign" not in question_part
+    assert "on Sunday" not in question_part  # closer, but without the coach's name
+
+    tokens, prompts = ask("Which team does Nick Sirianni coach?", [CANNOT_ANSWER, "never asked"])
+    assert tokens == CANNOT_ANSWER and len(prompts) == 1
+
+
 def test_a_marker_split_across_tokens_is_renumbered():
     tokens = ["Until 20", "36 [", "1", "] and [", "1][", "3]", "."]
     assert "".join(_renumbered(tokens, 4)) == "Until 2036 [4] and [4][3]."
@@ -257,7 +301,10 @@ def test_a_marker_split_across_tokens_is_renumbered():
 
 def test_no_second_try_when_the_best_passage_is_a_weak_match(index_copy):
     assistant, model = _assistant(
-        index_copy, CANNOT_ANSWER, "never asked", retrieval={"retry_similarity": 0.99}
+        index_copy,
+        CANNOT_ANSWER,
+        "never asked",
+        retrieval={"retry_similarity": 0.99, "last_try": False},
     )
     events = list(assistant.stream("How many of the 35 drones launched at Kyiv were destroyed?"))
     assert len(model.seen) == 1

@@ -12,6 +12,7 @@ from assistant.citations import (
     lacks_whole_count,
     mentions,
     new_names,
+    same_story,
 )
 from assistant.types import Chunk, Passage
 
@@ -419,3 +420,17 @@ def test_part_of_a_count_is_no_count_of_the_whole():
     assert not lacks_whole_count(part, "How many months did the occupation last?")
     # only "how many" asks for a count
     assert not lacks_whole_count(part, "Who was injured?")
+
+
+def test_same_story_needs_the_questions_names_most_of_its_words_and_its_week():
+    """The gate of the last try: a passage of the question's own story, not of its topic."""
+    drones, _, minsk = _passages()
+    asked = "How many of the drones launched at Kyiv were shot down?"
+    assert same_story(asked, drones, 0.5, None)
+    assert same_story(asked, drones, 0.5, date(2022, 12, 12))  # within the week asked
+    assert not same_story(asked, drones, 0.5, date(2022, 12, 20))  # older than that week
+    assert not same_story(asked, drones, 0.9, None)  # "many" and "were" are not in it
+    # another city's drones: the topic, not the story
+    assert not same_story("How many drones were shot down over Odesa?", drones, 0.3, None)
+    assert not same_story("Where did Putin meet Lukashenko?", drones, 0.0, None)
+    assert same_story("Where did Putin meet Lukashenko?", minsk, 0.4, None)  # 2 words of 5
