@@ -326,10 +326,10 @@ def build_chain(
         if said == "" and first_turn and write_again is not None and same_story is not None:
             # A first question refused at every try gets one more, with the passing-mention
             # example, over the closest passage that reports the question's own story (its
-            # names, most of its words, its week): over those the model still declined
-            # evidence that does not repeat the quiz's every detail ("Which iconic hip hop
-            # group was he part of?"). The gate keeps other stories' passages out: over
-            # those, every lenient try tried before gave cited wrong answers.
+            # names, half its words or more, its week): "Doug Pederson ... What team does he
+            # coach for?" was refused over its evidence alone, and is answered so. The gate
+            # keeps other stories' passages out: over those, every lenient try measured
+            # before gave cited wrong answers.
             story = [
                 i for i in _by_closeness(passages) if same_story(question, passages[i], filters)
             ]
