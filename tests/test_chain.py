@@ -214,6 +214,26 @@ def test_the_second_try_takes_the_closest_passage_and_keeps_its_number():
     assert "extend his presidency" in retried and "cabinet resigned" not in retried
 
 
+def _undated(texts: list[tuple[str, str, str, float]]) -> list[Passage]:
+    """Passages from (article, title, text, cosine) rows."""
+    return [
+        Passage(Chunk(f"{a}:{i}", a, text, 0, len(text)), title, None, None, None, score)
+        for i, (a, title, text, score) in enumerate(texts)
+    ]
+
+
+def _chain_reply(
+    passages: list[Passage], question: str, responses: list[str], **options: Any
+) -> tuple[str, list[Any]]:
+    """The chain's streamed answer over fixed passages, and the prompts the model was sent."""
+    model = RecordingChatModel(responses=responses, seen=[], stops=[])
+    chain = build_chain(
+        model, lambda *_: passages, PROJECT_DIR / "prompts", 0.2, lambda *_: "", **options
+    )
+    tokens = "".join(c.get("answer", "") for c in chain.stream({"question": question}))
+    return tokens, model.seen
+
+
 def test_later_tries_read_the_closest_story_passage_by_passage_up_to_the_limit():
     """An article's lede can sit second behind a closer paragraph of the same story; each try
     shows one passage alone, the first, then that story's next closest, and stops at the first
@@ -225,18 +245,13 @@ def test_later_tries_read_the_closest_story_passage_by_passage_up_to_the_limit()
         ("odesa", "Drone strikes", "More than 1.5 million people lost power.", 0.68),
         ("odesa", "Drone strikes", "Repairs could take weeks.", 0.60),
     ]
-    passages = [
-        Passage(Chunk(f"{a}:{i}", a, text, 0, len(text)), title, None, None, None, score)
-        for i, (a, title, text, score) in enumerate(texts)
-    ]
+    passages = _undated(texts)
 
     def ask(limit: int, responses: list[str]) -> tuple[str, list[str]]:
-        model = RecordingChatModel(responses=responses, seen=[], stops=[])
-        chain = build_chain(
-            model, lambda *_: passages, PROJECT_DIR / "prompts", 0.2, lambda *_: "", 0.55, limit
+        tokens, seen = _chain_reply(
+            passages, "How many?", responses, retry_similarity=0.55, retry_passages=limit
         )
-        tokens = "".join(c.get("answer", "") for c in chain.stream({"question": "How many?"}))
-        return tokens, [m[-1].content for m in model.seen[1:]]
+        return tokens, [m[-1].content for m in seen[1:]]
 
     tokens, tries = ask(3, [CANNOT_ANSWER, CANNOT_ANSWER, "1.5 million [1].", "never asked"])
     assert tokens == "1.5 million [4]."
@@ -256,41 +271,30 @@ def test_a_refused_first_question_gets_a_last_try_over_its_own_storys_closest_pa
     """Every try refused: once more, with the passing-mention example, over the closest
     passage that reports the question's own story (its names, most of its words); a closer
     passage of another story is not that passage, and with none there is no such try."""
-    texts = [
-        ("truss", "UK leader to go", "The prime minister will resign within weeks.", 0.71),
-        ("hawks", "Season opener", "Doug Pederson, the Eagles coach, named his starter.", 0.62),
-        ("hawks", "Season opener", "The game is on Sunday.", 0.66),
-    ]
-    passages = [
-        Passage(Chunk(f"{a}:{i}", a, text, 0, len(text)), title, None, None, None, score)
-        for i, (a, title, text, score) in enumerate(texts)
-    ]
+    passages = _undated(
+        [
+            ("truss", "UK leader to go", "The prime minister will resign within weeks.", 0.71),
+            ("hawks", "Opener", "Doug Pederson, the Eagles coach, named his starter.", 0.62),
+            ("hawks", "Opener", "The game is on Sunday.", 0.66),
+        ]
+    )
 
-    def ask(question: str, responses: list[str]) -> tuple[str, list[str]]:
-        model = RecordingChatModel(responses=responses, seen=[], stops=[])
-        chain = build_chain(
-            model,
-            lambda *_: passages,
-            PROJECT_DIR / "prompts",
-            0.2,
-            lambda *_: "",
-            retry_passages=0,
-            same_story=lambda q, p, _filters: same_story(q, p, 0.5, None),
-        )
-        tokens = "".join(c.get("answer", "") for c in chain.stream({"question": question}))
-        return tokens, ["".join(str(m.content) for m in seen) for seen in model.seen]
+    def own_story(question: str, passage: Passage, _filters: Any) -> bool:
+        return same_story(question, passage, 0.5, None)
 
+    replies = [CANNOT_ANSWER, "The Eagles [1].", "never asked"]
     asked = "Which team does Doug Pederson coach?"
-    tokens, prompts = ask(asked, [CANNOT_ANSWER, "The Eagles [1].", "never asked"])
+    tokens, seen = _chain_reply(passages, asked, replies, retry_passages=0, same_story=own_story)
     assert tokens == "The Eagles [2]."
-    first, last = prompts
+    first, last = ("".join(str(m.content) for m in messages) for messages in seen)
     assert "58-year-old" not in first and "58-year-old" in last
     question_part = last.split("Sources:")[-1]
     assert "named his starter" in question_part and "resign" not in question_part
     assert "on Sunday" not in question_part  # closer, but without the coach's name
 
-    tokens, prompts = ask("Which team does Nick Sirianni coach?", [CANNOT_ANSWER, "never asked"])
-    assert tokens == CANNOT_ANSWER and len(prompts) == 1
+    asked = "Which team does Nick Sirianni coach?"
+    tokens, seen = _chain_reply(passages, asked, replies, retry_passages=0, same_story=own_story)
+    assert tokens == CANNOT_ANSWER and len(seen) == 1
 
 
 def test_a_marker_split_across_tokens_is_renumbered():
