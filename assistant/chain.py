@@ -330,13 +330,14 @@ def build_chain(
             # coach for?" was refused over its evidence alone, and is answered so. The gate
             # keeps other stories' passages out: over those, every lenient try measured
             # before gave cited wrong answers.
-            story = [
-                i for i in _by_closeness(passages) if same_story(question, passages[i], filters)
-            ]
-            if story:
-                one = {**inputs, "sources": format_sources([passages[story[0]]]), "numbers": "[1]"}
+            own = next(
+                (i for i in _by_closeness(passages) if same_story(question, passages[i], filters)),
+                None,
+            )
+            if own is not None:
+                one = {**inputs, "sources": format_sources([passages[own]]), "numbers": "[1]"}
                 said = yield from _shown(
-                    _renumbered(write_again.stream(one), story[0] + 1), question, headings
+                    _renumbered(write_again.stream(one), own + 1), question, headings
                 )
         if not said:
             yield CANNOT_ANSWER

@@ -354,11 +354,12 @@ def same_story(question: str, passage: Passage, share: float, since: date | None
     457 once it was taken out (README, "Answers on unseen news")."""
     if since is not None and not (passage.date and passage.date[:10] >= since.isoformat()):
         return False
-    support = f"{passage.chunk.text} {passage.title}".lower()
+    text = f"{passage.chunk.text} {passage.title}"
+    support = text.lower()
     if not all(_names_run(support, run) for run in _asked_names(question)):
         return False
     words = _content_words(own_words(question))
-    held = words & _content_words(f"{passage.chunk.text} {passage.title}")
+    held = words & _content_words(text)
     return bool(words) and len(held) >= share * len(words)
 
 
