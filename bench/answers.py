@@ -9,9 +9,11 @@ For each set (2020 evidence passages; January-April 2023 full web pages, `--week
   gold answer as a word): right anyway / refused / wrong. Here a refusal is the correct reply, and a
   wrong answer with a citation is the worst outcome: it looks grounded.
 
-The quizzes are multiple choice, so a reply is judged by the choice it names: each choice is
-scored by the share of its words the reply contains (all of "Mehmet Oz" scores 1, "Dr. Oz"
-0.5), and the reply is right when the gold choice scores highest, alone, at 0.5 or more.
+The quizzes are multiple choice, so a reply is judged by the choice it names (bench/judge.py):
+each choice is scored by the share of its content words the reply says (all of "Mehmet Oz"
+scores 1, "Dr. Oz" 0.5; "Brazilian" says Brazil, "USC" the University of Southern California,
+"the Patriots" the New England Patriots), and the reply is right when the gold choice scores
+highest, alone, at 0.5 or more; a tie is settled by the reply's first sentence.
 Refusals: ours by its abstention flag, stock by "I don't know"-style phrases.
 
 Ours is asked with the question's date as "as of" where the set has one (pages); stock has no
@@ -32,7 +34,6 @@ import shutil
 import statistics
 import sys
 import tempfile
-import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from functools import partial
@@ -48,6 +49,7 @@ from _common import (
     summary,
     table,
 )
+from judge import judge
 from quality import (
     CACHE_DIR,
     PAGES_DIR,
@@ -64,39 +66,6 @@ from assistant import Assistant
 from assistant.llms import make_llm
 from assistant.retrieval import Filters
 from assistant.settings import Settings
-
-_STOP = {"the", "a", "an", "of", "and", "in", "on", "for", "to", "at", "by", "dr", "mr", "ms"}
-
-
-# Typographic apostrophes and dashes made plain before accents are dropped: dropped with them,
-# the gold "Edy(U+2019)s Pie" would read "edys pie" and miss a reply's "Edy's Pie".
-_PLAIN = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u2013": "-", "\u2014": "-"})
-
-
-def _words(text: str) -> list[str]:
-    text = unicodedata.normalize("NFKD", text.translate(_PLAIN))
-    text = text.encode("ascii", "ignore").decode().lower()
-    return re.findall(r"[a-z0-9]+(?:[.,][0-9]+)*", text)
-
-
-def choice_scores(reply: str, options: list[str]) -> list[float]:
-    """Per choice, the share of its content words that the reply contains."""
-    said = set(_words(reply))
-    scores = []
-    for option in options:
-        words = [w for w in _words(option) if w not in _STOP] or _words(option)
-        scores.append(sum(w in said for w in words) / len(words) if words else 0.0)
-    return scores
-
-
-def judge(reply: str, refused: bool, options: list[str], gold: str) -> str:
-    """right, refused or wrong: right when the gold choice alone scores highest (>= 0.5)."""
-    scores = choice_scores(reply, options)
-    best = max(scores, default=0.0)
-    right = best >= 0.5 and scores.count(best) == 1 and options[scores.index(best)] == gold
-    if right:
-        return "right"
-    return "refused" if refused else "wrong"
 
 
 def evidence_of(dev: DevSet, q: dict) -> set[str]:
