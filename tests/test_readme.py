@@ -49,12 +49,8 @@ def bot() -> Assistant:
     return Assistant(index_dir=DEFAULT_INDEX_DIR, retrieval={"k": 4}, llm={"backend": "llamacpp"})
 
 
-def test_kherson_conversation_from_python(bot):
-    """README: the first answer states at least 10 killed, the follow-up 55 wounded, cited."""
-    first = bot.ask(KHERSON)
-    assert "10" in first.text and _cites(first, "Kherson"), first.text
-    follow = bot.ask(WOUNDED, history=[(first.question, first.text)])
-    assert "55" in follow.text and _cites(follow, "Kherson"), follow.text
+# The README's Kherson conversation from Python is asked in tests/test_llm.py, as the README
+# asks it, together with the model's saved prompt states: one conversation checks both.
 
 
 def test_as_of_question_names_the_visitor_and_the_dates_drawn_on(bot):
