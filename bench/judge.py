@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+import sentencex
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 # Function words say nothing about which choice is meant: "How happy the American people are"
@@ -27,7 +28,6 @@ _STOP = frozenset(ENGLISH_STOP_WORDS) | {"dr", "mr", "ms", "mrs"}
 # the gold "Edy(U+2019)s Pie" would read "edys pie" and miss a reply's "Edy's Pie".
 _PLAIN = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u2013": "-", "\u2014": "-"})
 _DEMONYM_ENDINGS = ("n", "an", "ian", "ese", "i", "ish")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'])")
 
 
 def words(text: str) -> list[str]:
@@ -72,7 +72,9 @@ def choice_scores(reply: str, options: list[str]) -> list[float]:
 
 def named(reply: str, options: list[str]) -> int | None:
     """The index of the one choice the reply names, or None (none, or a tie it cannot settle)."""
-    for text in (reply, _SENTENCE_END.split(reply.strip(), maxsplit=1)[0]):
+    # sentencex, as in chunking: "Lloyd B. Johnson" or "U.S." does not end the first sentence
+    first = next(iter(sentencex.segment("en", reply.strip())), "")
+    for text in (reply, first):
         scores = choice_scores(text, options)
         best = max(scores, default=0.0)
         if best < 0.5:

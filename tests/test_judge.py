@@ -99,6 +99,14 @@ def test_a_reply_that_names_the_gold_choice_is_right(reply, options, gold):
         ),
         ("Lebanon ousted its Prime Minister this week [2].", ["Ukraine", "Lebanon"], "Ukraine"),
         ("Ukrainian forces held the city [1].", ["Russia", "Ukraine"], "Russia"),
+        # stock's reply: the initial "B." does not end the first sentence (it would leave
+        # "Lloyd" alone in it, and Jeh Johnson out)
+        (
+            "Joe Biden picked Secretary of Defense Lloyd B. Johnson from his home state of "
+            "Delaware.",
+            ["Lloyd Austin", "Michèle Flournoy", "Jeh Johnson", "Xavier Becerra"],
+            "Lloyd Austin",
+        ),
     ],
 )
 def test_a_reply_that_does_not_name_the_gold_choice_alone_is_wrong(reply, options, gold):
