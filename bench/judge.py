@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
+from collections.abc import Iterator
 
 import sentencex
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
@@ -56,25 +58,31 @@ def choice_scores(reply: str, options: list[str]) -> list[float]:
     names = set(words(" ".join(re.findall(r"\b[A-Z][\w'-]*", reply.translate(_PLAIN)))))
     acronyms = {t.replace(".", "") for t in re.findall(r"\b(?:[A-Z]\.?){2,}", reply)}
     contents = [[w for w in words(o) if w not in _STOP] or words(o) for o in options]
+    endings = Counter(content[-1] for content in contents if content)
     scores = []
     for option, content in zip(options, contents, strict=True):
         hits = sum(w in said or not said.isdisjoint(_demonyms(w)) for w in content)
         score = hits / len(content) if content else 0.0
-        last = content[-1] if content else ""
-        others_end = {c[-1] for c in contents if c is not content and c}
-        if len(content) >= 3 and last in names and last not in others_end:
+        if len(content) >= 3 and content[-1] in names and endings[content[-1]] == 1:
             score = max(score, 0.5)
-        if _initials(option) and _initials(option) in acronyms:
+        initials = _initials(option)
+        if initials and initials in acronyms:
             score = 1.0
         scores.append(score)
     return scores
 
 
+def _reply_then_its_first_sentence(reply: str) -> Iterator[str]:
+    """The whole reply, then (only if asked for: most replies name one choice) its first
+    sentence, found by sentencex as chunking finds it: "Lloyd B. Johnson" or "U.S." does not
+    end it."""
+    yield reply
+    yield next(iter(sentencex.segment("en", reply.strip())), "")
+
+
 def named(reply: str, options: list[str]) -> int | None:
     """The index of the one choice the reply names, or None (none, or a tie it cannot settle)."""
-    # sentencex, as in chunking: "Lloyd B. Johnson" or "U.S." does not end the first sentence
-    first = next(iter(sentencex.segment("en", reply.strip())), "")
-    for text in (reply, first):
+    for text in _reply_then_its_first_sentence(reply):
         scores = choice_scores(text, options)
         best = max(scores, default=0.0)
         if best < 0.5:
