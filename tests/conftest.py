@@ -10,7 +10,7 @@ import pytest
 
 from assistant import Assistant, Settings
 from assistant.embeddings import Embedder
-from assistant.settings import SAMPLE_ARTICLES_DIR
+from assistant.settings import DEFAULT_INDEX_DIR, SAMPLE_ARTICLES_DIR
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +43,12 @@ def index_copy(sample_index: Path, tmp_path: Path) -> Path:
 def passages_assistant(index_copy: Path) -> Assistant:
     """An assistant over a private sample index, answering without an LLM."""
     return Assistant(index_dir=index_copy, llm={"backend": "passages"})
+
+
+@pytest.fixture(scope="session")
+def readme_bot() -> Assistant:
+    """The assistant as the README builds it: the bundled index, k = 4, the local model."""
+    return Assistant(index_dir=DEFAULT_INDEX_DIR, retrieval={"k": 4}, llm={"backend": "llamacpp"})
 
 
 @pytest.fixture(scope="session")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from replies import cites
 
 from assistant import CANNOT_ANSWER, Assistant, answer
-from assistant.settings import DEFAULT_INDEX_DIR
 
 pytestmark = pytest.mark.llm
 
@@ -134,10 +134,6 @@ def _saved_prompts(llama: Any) -> list[str]:
     ]
 
 
-def _cites(reply: Any, title_word: str) -> bool:
-    return any(title_word in c.title for c in reply.citations)
-
-
 def _loaded(assistant: Assistant) -> Any:
     """The llama.cpp model the assistant's answers come from (one per process)."""
     from assistant.llms import _llama, make_llm
@@ -147,14 +143,16 @@ def _loaded(assistant: Assistant) -> Any:
     return _llama(model.model_path, o.n_ctx, o.threads, o.prompt_states)
 
 
-def test_the_readmes_kherson_conversation_after_warm_up_restores_both_prompts_states():
+def test_the_readmes_kherson_conversation_after_warm_up_restores_both_prompts_states(
+    readme_bot,
+):
     """The README's two-turn conversation, asked as it asks it (the bundled index, k = 4): the
     first answer states at least 10 killed, the follow-up 55 wounded, both cited to the Kherson
     article. After warm_up, the model holds a saved state for each template (the rewrite and
     the answer prompts alternate in a conversation); the two turns restore them, the only state
     they add holds a question's sources, and a reply restored from it is the reply computed
     afresh. One conversation checks all of it: a turn takes about 20 s on 2 cores."""
-    bot = Assistant(index_dir=DEFAULT_INDEX_DIR, retrieval={"k": 4}, llm={"backend": "llamacpp"})
+    bot = readme_bot
     llama = _loaded(bot)
     llama.cache.cache_state.clear()
     bot.warm_up()
@@ -163,9 +161,9 @@ def test_the_readmes_kherson_conversation_after_warm_up_restores_both_prompts_st
     assert any("You answer questions about news articles" in text for text in primed)
     assert any("You rewrite a user's follow-up question" in text for text in primed)
     first = bot.ask("What happened in central Kherson on December 24, 2022?")
-    assert "10" in first.text and _cites(first, "Kherson"), first.text
+    assert "10" in first.text and cites(first, "Kherson"), first.text
     follow = bot.ask("How many people were wounded there?", history=[(first.question, first.text)])
-    assert "55" in follow.text and _cites(follow, "Kherson"), follow.text
+    assert "55" in follow.text and cites(follow, "Kherson"), follow.text
     kept = _saved_prompts(llama)
     assert len(kept) <= bot.settings.llm.prompt_states
     assert all(opening in kept for opening in primed)

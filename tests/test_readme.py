@@ -10,10 +10,11 @@ import sys
 
 import pytest
 from click.testing import CliRunner
+from replies import cites
 
-from assistant import Assistant, Filters, answer
+from assistant import Filters, answer
 from assistant.cli import main
-from assistant.settings import DEFAULT_INDEX_DIR, PROJECT_DIR
+from assistant.settings import PROJECT_DIR
 
 pytestmark = pytest.mark.llm
 
@@ -29,10 +30,6 @@ def test_the_readme_still_shows_these_questions():
     assert "a ceasefire along the pre-invasion line [1]." in README
 
 
-def _cites(reply, title_word: str) -> bool:
-    return any(title_word in c.title for c in reply.citations)
-
-
 def test_kissinger_proposal_from_python():
     """README: `answer("What did Kissinger propose?")` -> "... a ceasefire along the
     pre-invasion line [1]." """
@@ -40,38 +37,32 @@ def test_kissinger_proposal_from_python():
     assert not reply.abstained, reply.text
     assert "ceasefire" in reply.text.lower(), reply.text
     assert any(w in reply.text.lower() for w in ("pre-invasion", "before the invasion")), reply
-    assert _cites(reply, "Kissinger"), reply.text
-
-
-@pytest.fixture(scope="module")
-def bot() -> Assistant:
-    """As the README builds it: the bundled index, k = 4, the local model."""
-    return Assistant(index_dir=DEFAULT_INDEX_DIR, retrieval={"k": 4}, llm={"backend": "llamacpp"})
+    assert cites(reply, "Kissinger"), reply.text
 
 
 # The README's Kherson conversation from Python is asked in tests/test_llm.py, as the README
 # asks it, together with the model's saved prompt states: one conversation checks both.
 
 
-def test_as_of_question_names_the_visitor_and_the_dates_drawn_on(bot):
+def test_as_of_question_names_the_visitor_and_the_dates_drawn_on(readme_bot):
     """README: asked as of 2022-12-22, "this week" finds Zelensky's Washington visit."""
     question = "Which leader visited Washington this week?"
     assert question in README
-    visit = bot.ask(question, filters=Filters(as_of="2022-12-22"))
-    assert "Zelensky" in visit.text and _cites(visit, "Zelensky"), visit.text
+    visit = readme_bot.ask(question, filters=Filters(as_of="2022-12-22"))
+    assert "Zelensky" in visit.text and cites(visit, "Zelensky"), visit.text
     assert visit.dates == ("2022-12-22",)
 
 
-def test_streamed_drone_question_yields_sources_tokens_then_the_answer(bot):
+def test_streamed_drone_question_yields_sources_tokens_then_the_answer(readme_bot):
     """README: `bot.stream(...)` yields "sources, tokens, answer" (it states no answer)."""
-    events = list(bot.stream("How many drones were shot down?"))
+    events = list(readme_bot.stream("How many drones were shot down?"))
     kinds = [e.kind for e in events]
     assert kinds[0] == "sources" and "token" in kinds and kinds[-1] == "answer"
     assert events[0].passages and kinds.count("answer") == 1
 
 
-def test_retrieve_with_a_date_filter(bot):
-    passages = bot.retrieve("Patriot battery", k=5, filters=Filters(date_from="2022-12-20"))
+def test_retrieve_with_a_date_filter(readme_bot):
+    passages = readme_bot.retrieve("Patriot battery", k=5, filters=Filters(date_from="2022-12-20"))
     assert 0 < len(passages) <= 5
     assert "Patriot" in passages[0].title
     assert all(p.date >= "2022-12-20" for p in passages)
