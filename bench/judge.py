@@ -2,7 +2,9 @@
 
 RealTime QA's quizzes have four choices and one gold; the pipelines reply in sentences ("The
 Patriots had to play … without quarterback Cam Newton [1]"). Each choice is scored by the
-share of its content words the reply says; a word also counts as said in its demonym form
+share of its content words the reply says; a word also counts as said in another form of
+the same stem when the choice writes it in lower case ("breaking" for "break", by the
+Snowball stemmer; a name must be said as written: "unit" is not "United") or its demonym form
 ("Brazilian" for Brazil), a choice of capitalized words by its initials ("USC"), and one of
 three words or more by its last word written as a name ("Patriots"), unless another choice
 ends in the same word. The reply is right when the gold choice scores highest, alone, at 0.5
@@ -20,6 +22,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 import sentencex
+import snowballstemmer
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 # Function words say nothing about which choice is meant: "How happy the American people are"
@@ -30,6 +33,8 @@ _STOP = frozenset(ENGLISH_STOP_WORDS) | {"dr", "mr", "ms", "mrs"}
 # the gold "Edy(U+2019)s Pie" would read "edys pie" and miss a reply's "Edy's Pie".
 _PLAIN = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u2013": "-", "\u2014": "-"})
 _DEMONYM_ENDINGS = ("n", "an", "ian", "ese", "i", "ish")
+# "making history by breaking the sound barrier" says "First to break the sound barrier"
+_STEMMER = snowballstemmer.stemmer("english")
 
 
 def words(text: str) -> list[str]:
@@ -55,13 +60,20 @@ def _initials(option: str) -> str:
 def choice_scores(reply: str, options: list[str]) -> list[float]:
     """Per choice, how fully the reply names it (0 to 1)."""
     said = set(words(reply))
+    stems = set(_STEMMER.stemWords(sorted(said)))
     names = set(words(" ".join(re.findall(r"\b[A-Z][\w'-]*", reply.translate(_PLAIN)))))
     acronyms = {t.replace(".", "") for t in re.findall(r"\b(?:[A-Z]\.?){2,}", reply)}
     contents = [[w for w in words(o) if w not in _STOP] or words(o) for o in options]
     endings = Counter(content[-1] for content in contents if content)
     scores = []
     for option, content in zip(options, contents, strict=True):
-        hits = sum(w in said or not said.isdisjoint(_demonyms(w)) for w in content)
+        common = set(words(" ".join(re.findall(r"\b[a-z][\w'-]*", option.translate(_PLAIN)))))
+        hits = sum(
+            w in said
+            or (w in common and _STEMMER.stemWord(w) in stems)
+            or not said.isdisjoint(_demonyms(w))
+            for w in content
+        )
         score = hits / len(content) if content else 0.0
         if len(content) >= 3 and content[-1] in names and endings[content[-1]] == 1:
             score = max(score, 0.5)

@@ -33,6 +33,12 @@ RATES = [
     "The percentage of people who are secure in their choice for Presidential candidate",
     "How stock markets forecast future investments",
 ]
+FEATS = [
+    "First American to enter Earth\u2019s orbit",
+    "First to break the sound barrier",
+    "First experimental test pilot",
+    "First pilot to circumnavigate the globe",
+]
 PARKS = [
     "Yellowstone National Park",
     "Yosemite National Park",
@@ -77,6 +83,13 @@ PARKS = [
         ),
         ("Dr. Oz won the primary [1].", ["Mehmet Oz", "David McCormick"], "Mehmet Oz"),
         ("Edy's Pie [1].", ["Edy\u2019s Pie", "Polar Pie"], "Edy\u2019s Pie"),
+        # "breaking" says "break": without the stem, "test pilot" tied it
+        (
+            "Chuck Yeager died this week at the age of 97, making history by breaking the sound "
+            "barrier as a test pilot of the X-1. [1]",
+            FEATS,
+            FEATS[1],
+        ),
     ],
 )
 def test_a_reply_that_names_the_gold_choice_is_right(reply, options, gold):
@@ -99,6 +112,8 @@ def test_a_reply_that_names_the_gold_choice_is_right(reply, options, gold):
         ),
         ("Lebanon ousted its Prime Minister this week [2].", ["Ukraine", "Lebanon"], "Ukraine"),
         ("Ukrainian forces held the city [1].", ["Russia", "Ukraine"], "Russia"),
+        # a name is said as written: "unit" shares a stem with "United", not the name
+        ("An army unit left the base [1].", ["United Kingdom", "France"], "United Kingdom"),
         # stock's reply: the initial "B." does not end the first sentence (it would leave
         # "Lloyd" alone in it, and Jeh Johnson out)
         (
