@@ -9,9 +9,9 @@ check is made here, in code, on what the question asks for:
 - only a quantity question ("how many people ...", "how many votes ...") with a counted noun;
 - a passage from another article that names every name the question names, and shares a
   content word with it beyond those names and the noun;
-- in one of its sentences, a number (not a year) that counts the noun ("14 people", or "the
-  number of people who died has risen to 19,"), within a factor of four of a figure the answer
-  gives, and equal to none of them.
+- in one of its sentences, a number (not a year, not a change "by" so much) that counts the
+  noun ("14 people", or "the number of people who died has risen to 19,"), within a factor of
+  four of a figure the answer gives, and equal to none of them.
 
 The note quotes the clause holding that number and cites its passage, so the citation check
 treats it like any other sentence.
@@ -37,6 +37,7 @@ _NUMBER = re.compile(r"(?<![\w.,])\d{1,3}(?:,\d{3})+(?![\d,]\d)|(?<![\w.,])\d+(?
 _MARKER = re.compile(r"\s*\[\d+\]")
 _NAME = re.compile(r"\b[A-Z][\w'\u2019-]*")
 _WORD = re.compile(r"[a-z]+")
+_CHANGE = re.compile(r"\bby\s+$", re.I)  # "by 30 seconds": the size of a change
 _BREAK = re.compile(r"[,;](?!\d)")  # a clause break, not the comma inside "12,841"
 _STOPWORDS = (
     "about a an and are as at be by did do does for from had has have how in into is it its many "
@@ -83,7 +84,10 @@ def _noun_forms(noun: str) -> set[str]:
 
 def _counts(sentence: str, match: re.Match[str], forms: set[str]) -> bool:
     """Whether the number counts the noun: "14 people", or "the number of people who died
-    has risen to 19," (the noun before it, and nothing else counted after it)."""
+    has risen to 19," (the noun before it, and nothing else counted after it). A number
+    after "by" is a change, not a count ("set forward by 30 seconds", "rose by 12 people")."""
+    if _CHANGE.search(sentence[: match.start()]):
+        return False
     after = sentence[match.end() :].lower()
     if forms & set(_WORD.findall(after)[:2]):
         return True

@@ -116,6 +116,21 @@ def test_the_counted_noun_is_found_after_of_the_and_a_date_is_not_a_count():
             "19 died [1].",
             [FERRY[0], _passage(2, "The Marisol capsized in 2026, killing people.")],
         ),
+        # a change is not a level: "set forward by 30 seconds" against "100 seconds to
+        # midnight" (2023 pages: the note quoted it as a differing report)
+        (
+            "How many seconds to midnight did the Doomsday Clock move to?",
+            "The Doomsday Clock moved to 100 seconds to midnight [1].",
+            [
+                _passage(1, "The Doomsday Clock was moved to 100 seconds to midnight.", "Clock"),
+                _passage(
+                    2,
+                    "The Doomsday Clock did not move in 2019 after its minute hand was set "
+                    "forward in 2018 by 30 seconds.",
+                    "Clock",
+                ),
+            ],
+        ),
         # the answer's own article is not another report
         (
             QUESTION,
