@@ -335,10 +335,11 @@ def _asked_names(question: str) -> list[list[str]]:
 
 def _names_run(support: str, run: list[str]) -> bool:
     """`support` (lower case) names the run: all of a short one's words, or most of a long
-    one's, or its last word (see `_on_topic`)."""
+    one's, or its last word (see `_on_topic`). "Peace" alone does not name "Peace Prize": a
+    passage on a peace summit was cited for who won it."""
     named = [mentions(support, name) for name in run]
     found = sum(named)
-    return bool(found) and (len(run) < 3 or 2 * found > len(run) or named[-1])
+    return all(named) or named[-1] or (len(run) > 2 and 2 * found > len(run))
 
 
 def same_story(question: str, passage: Passage, share: float, since: date | None) -> bool:

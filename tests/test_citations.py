@@ -234,6 +234,12 @@ def test_an_answer_from_a_passage_that_names_nothing_the_question_does_is_droppe
     assert not finalize(question, "Biden picked Lloyd Austin [1].", picked).abstained
     other = _one("Joe Manchin said Lloyd Austin was picked.")
     assert finalize(question, "Lloyd Austin [1].", other).abstained
+    # a two-word name likewise: all of it or its last word ("Prize"), not "peace" alone
+    summit = _one("Dmytro Kuleba said Ukraine wants a peace summit at the United Nations.")
+    oslo = "The Nobel committee met in Oslo this week. Who won the 2022 Peace Prize?"
+    assert finalize(oslo, "The winner was Dmytro Kuleba [1].", summit).abstained
+    un = "Who wants a summit at the United Nations?"
+    assert not finalize(un, "Kuleba said Ukraine wants one [1].", summit).abstained
 
 
 def test_a_sentence_that_reads_the_question_back_is_dropped():
