@@ -17,9 +17,9 @@ highest, alone, at 0.5 or more; a tie is settled by the reply's first sentence.
 Refusals: ours by its abstention flag, stock by "I don't know"-style phrases.
 
 Ours is asked with the question's date as "as of" where the set has one (pages); stock has no
-such input. Both get the same characters of context (stock 4 x 1,000; ours
-`retrieval.context_chars`). Indexes and stock vectors come from quality.py's cache; stock
-replies are cached too.
+such input. Ours never gets more characters of context than stock (stock 4 x 1,000; ours
+`retrieval.context_chars`, 2,000 by default). Indexes and stock vectors come from
+quality.py's cache; stock replies are cached too.
 
     .venv/bin/python bench/answers.py [--questions 20] [--sets passages,pages] [--weeks 4]
 """

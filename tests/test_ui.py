@@ -55,6 +55,11 @@ BRIDGE_TITLE = "Vilnius Bridge Reopens After Repairs"
 BRIDGE_Q = "How much did the repairs of the Vilnius bridge cost?"
 
 
+def read_for(assistant: Assistant, question: str) -> list[Any]:
+    """The passages an answer to `question` reads: within the context budget."""
+    return assistant.retrieve(question, budget=assistant.settings.retrieval.context_chars)
+
+
 @contextmanager
 def running(assistant: Assistant) -> Iterator[str]:
     """The real app over `assistant`, served in this process; yields its URL."""
@@ -214,7 +219,8 @@ def test_chat_streams_sources_first_then_a_cited_answer(passages_assistant: Assi
 
         assert len(outputs) >= 3, "the answer did not stream"
         first = outputs[0]
-        assert len(first) == 1 and first[0]["metadata"]["title"].startswith("Reading 5 passages")
+        reading = f"Reading {len(read_for(passages_assistant, DRONES_Q))} passages"
+        assert len(first) == 1 and first[0]["metadata"]["title"].startswith(reading)
         assert first[0]["metadata"]["status"] == "pending"
         assert DRONES_TITLE in text_of(
             first[0]["content"]
@@ -577,5 +583,6 @@ def test_a_question_waiting_for_the_model_says_so(
     notes = [o[0] for o in b if "waiting" in o[0].get("metadata", {}).get("title", "")]
     assert notes, "B showed no waiting note"
     assert "Waiting for the model (1 question ahead of yours)" in text_of(notes[0]["content"])
-    assert notes[0]["metadata"]["title"].startswith("Reading 5 passages")
+    reading = f"Reading {len(read_for(assistant, DRONES_Q))} passages"
+    assert notes[0]["metadata"]["title"].startswith(reading)
     assert any(len(o) == 2 and "w4" in o[-1]["content"] for o in b), "B was not answered"
