@@ -1,8 +1,8 @@
 """End-to-end answer latency with the local LLM: ours vs a stock LangChain RAG chain.
 
 Both answer the same questions over the sample corpus with the same GGUF model
-(`assistant.models.local_model_path()`), 5 passages of context, greedy decoding, same
-max_tokens and threads:
+(`assistant.models.local_model_path()`), at most 5 passages of context (ours within
+`retrieval.context_chars`), greedy decoding, same max_tokens and threads:
 
 - ours: `Assistant.stream` (hybrid retrieval, cited-answer prompt with worked examples);
 - stock: `create_retrieval_chain(retriever, create_stuff_documents_chain(ChatLlamaCpp, prompt))`
