@@ -338,8 +338,7 @@ def _names_run(support: str, run: list[str]) -> bool:
     one's, or its last word (see `_on_topic`). "Peace" alone does not name "Peace Prize": a
     passage on a peace summit was cited for who won it."""
     named = [mentions(support, name) for name in run]
-    found = sum(named)
-    return all(named) or named[-1] or (len(run) > 2 and 2 * found > len(run))
+    return named[-1] or 2 * sum(named) > len(run)
 
 
 def same_story(question: str, passage: Passage, share: float, since: date | None) -> bool:
