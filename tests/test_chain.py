@@ -54,8 +54,7 @@ def test_sources_stream_before_the_first_token(index_copy):
 
 
 def test_prompt_numbers_the_retrieved_passages(index_copy):
-    # room for all four passages asked for: the default budget holds three of these
-    assistant, model = _assistant(index_copy, "Istanbul [1].", retrieval={"context_chars": 4000})
+    assistant, model = _assistant(index_copy, "Istanbul [1].")
     answer = assistant.ask("Where did Grossi meet the head of Rosatom?", k=4)
     prompt = model.seen[-1][-1].content
     for number, passage in enumerate(answer.passages, start=1):
@@ -555,19 +554,13 @@ def test_this_week_is_not_answered_from_an_older_article(index_copy):
     cannot be answered from it; asked as of 2022-12-12, it can."""
     question = "What happened in the Odesa region this week?"
 
-    # a budget that reaches the older Odesa passage, so that the date check is what keeps
-    # it out (within the default budget, newer passages fill the prompt before it)
-    wide = {"context_chars": 4000}
-
     def ask(text: str, as_of: str | None) -> Answer:
         """The reply copies the first sentence of the Odesa passage and cites it."""
         filters = Filters(as_of=as_of) if as_of else None
-        passages = (
-            _assistant(index_copy, "x", retrieval=wide)[0].ask(text, filters=filters).passages
-        )
+        passages = _assistant(index_copy, "x")[0].ask(text, filters=filters).passages
         n = next(i for i, p in enumerate(passages, 1) if "Odesa" in p.title)
         reply = f"{passages[n - 1].chunk.text.split('. ')[0]} [{n}]."
-        return _assistant(index_copy, reply, retrieval=wide)[0].ask(text, filters=filters)
+        return _assistant(index_copy, reply)[0].ask(text, filters=filters)
 
     assert ask(question, "2022-12-28").abstained
     assert "Odesa" in ask("What happened in the Odesa region?", "2022-12-28").citations[0].title
@@ -616,14 +609,12 @@ def test_a_follow_up_gets_its_storys_paragraph_first(index_copy):
 
 def test_a_how_many_follow_up_does_not_open_with_part_of_a_count(index_copy):
     """The Kherson paragraph closest to "How many people were wounded there?" counts only the
-    seriously injured ("18 of the injured"); the lede with "wounding 55" goes first. (With
-    room for both: the default budget leaves the closer paragraph out.)"""
+    seriously injured ("18 of the injured"); the lede with "wounding 55" goes first."""
     assistant, _ = _assistant(
         index_copy,
         "Shelling killed at least 10 people [1].",
         "How many people were wounded in central Kherson on December 24, 2022?",
         "55 [1].",
-        retrieval={"context_chars": 4000},
     )
     first = assistant.ask("What happened in central Kherson on December 24, 2022?")
     follow = assistant.ask("How many people were wounded there?", history=[first])
