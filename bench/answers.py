@@ -18,7 +18,7 @@ Refusals: ours by its abstention flag, stock by "I don't know"-style phrases.
 
 Ours is asked with the question's date as "as of" where the set has one (pages); stock has no
 such input. Ours never gets more characters of context than stock (stock 4 x 1,000; ours
-`retrieval.context_chars`, 1,500 by default). Indexes and stock vectors come from
+`retrieval.context_chars`, 2,000 by default). Indexes and stock vectors come from
 quality.py's cache; stock replies are cached too.
 
     .venv/bin/python bench/answers.py [--questions 20] [--sets passages,pages] [--weeks 4]
